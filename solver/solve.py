@@ -1,0 +1,238 @@
+"""Orchestration: flow where it is exact, lexicographic CP-SAT where it is not.
+
+1. Aggregate and decompose (`classes.prepare`).
+2. Per component, a min-cost flow gives the lexicographic optimum of the relaxation in which
+   groups may split (a bound) and, usually, a whole-group plan with the same objective, which
+   is then proven optimal without CP-SAT.
+3. Components where that fails go to CP-SAT, warm-started with the flow plan, level by level:
+   minimise a level, fix it at its proven optimum, hint the complete solution, go on.
+4. A move budget couples the components. If the per-component optima together stay within
+   the budget they are optimal; otherwise one CP-SAT model over all components that move
+   anybody is solved with the budget, warm-started from a trimmed plan.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from solver.build import assignment_from, build_model, hint_values
+from solver.classes import Component, Prepared, prepare
+from solver.explain import explain
+from solver.flow import Assignment, component_objective, solve_component_flow
+from solver.model import (
+    FEASIBLE,
+    INVALID_INPUT,
+    LEVELS,
+    OPTIMAL,
+    Move,
+    Objective,
+    Plan,
+    Scenario,
+)
+from solver.parse import parse_scenario_dict
+from solver.validate import objective_of
+
+DEFAULT_TIME_LIMIT = 60.0
+
+
+@dataclass(slots=True)
+class LexResult:
+    assignment: Assignment
+    proven: int  # number of levels proven optimal, in order
+    values: list[int] = field(default_factory=list)
+
+
+class _Clock:
+    def __init__(self, time_limit: float) -> None:
+        self.start = time.perf_counter()
+        self.deadline = self.start + time_limit
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def solve_lexicographic(
+    prep: Prepared,
+    components: list[Component],
+    budget: int | None,
+    hint: Assignment,
+    bounds: list[int | None],
+    clock: _Clock,
+    workers: int,
+) -> LexResult:
+    """Minimise the four levels in turn; each level is fixed at its proven optimum."""
+    tm = build_model(prep, components, budget)
+    best = hint
+    values: list[int] = []
+    bounds = list(bounds)
+    for level in range(len(LEVELS)):
+        hinted = hint_values(tm, prep, best)
+        hint_value = tm.vars.level_value(level, hinted)
+        if bounds[level] is not None and hint_value == bounds[level]:
+            # The warm start already meets a proven bound: nothing to search.
+            tm.model.add(tm.vars.levels[level] == hint_value)
+            values.append(hint_value)
+            continue
+        # A relaxation's bound on a later level holds only while earlier levels meet theirs.
+        bounds[level + 1 :] = [None] * (len(LEVELS) - level - 1)
+        remaining = clock.remaining()
+        if remaining <= 0.01:
+            return LexResult(best, level, values)
+        tm.model.clear_hints()
+        for var, value in hinted.items():
+            tm.model.add_hint(var, value)
+        tm.model.minimize(tm.vars.levels[level])
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = remaining
+        solver.parameters.num_workers = max(1, workers)
+        status = solver.solve(tm.model)
+        if status == cp_model.OPTIMAL:
+            best = assignment_from(tm, prep, solver)
+            value = round(solver.objective_value)
+            values.append(value)
+            tm.model.add(tm.vars.levels[level] == value)
+            continue
+        if status == cp_model.FEASIBLE and solver.objective_value <= hint_value:
+            best = assignment_from(tm, prep, solver)
+        return LexResult(best, level, values)
+    return LexResult(best, len(LEVELS), values)
+
+
+def _trim_to_budget(
+    prep: Prepared, comps: list[Component], solutions: dict[int, Assignment], budget: int
+) -> Assignment:
+    """A plan within the budget: keep whole component plans that relieve most per move."""
+    scored = []
+    for ci, comp in enumerate(comps):
+        stay = component_objective(prep, comp, {})
+        got = component_objective(prep, comp, solutions[ci])
+        gain = (stay.overflow - got.overflow, stay.reserve_shortfall - got.reserve_shortfall)
+        scored.append((gain[0] / max(1, got.moves), gain[1] / max(1, got.moves), ci, got.moves))
+    scored.sort(reverse=True)
+    left = budget
+    result: Assignment = {}
+    for _g0, _g1, ci, moves in scored:
+        if moves <= left:
+            result.update(solutions[ci])
+            left -= moves
+    return result
+
+
+def _moves_for(prep: Prepared, assignment: Assignment) -> list[Move]:
+    """Concrete moves: for a class, the most recently listed youths move first."""
+    facilities = prep.facilities
+    moves: list[Move] = []
+    for ui, per_target in sorted(assignment.items()):
+        unit = prep.units[ui]
+        origin = facilities[unit.home].id
+        if unit.is_group:
+            for g, k in per_target.items():
+                if k:
+                    moves.extend(Move(y, origin, facilities[g].id) for y in unit.youths)
+            continue
+        pool = list(reversed(unit.youths))
+        for g, k in sorted(per_target.items()):
+            for _ in range(k):
+                moves.append(Move(pool.pop(0), origin, facilities[g].id))
+    order = {y.id: i for i, y in enumerate(prep.scenario.youths)}
+    moves.sort(key=lambda m: order[m.youth])
+    return moves
+
+
+def propose(
+    scenario: Scenario | dict[str, Any],
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    workers: int = 2,
+    explanations: bool = True,
+) -> Plan:
+    """Propose transfers for a scenario (a `Scenario` or a `placement-scenario/1` dict).
+
+    Returns a plan with status OPTIMAL, FEASIBLE (time limit hit; rules hold) or
+    INVALID_INPUT (with `errors`). Never raises for bad input.
+    """
+    clock = _Clock(time_limit)
+    if not isinstance(scenario, Scenario):
+        parsed, errors = parse_scenario_dict(scenario)
+        if parsed is None:
+            return Plan(status=INVALID_INPUT, errors=tuple(errors), solve_seconds=clock.elapsed())
+        scenario = parsed
+    prep = prepare(scenario)
+    comps = prep.components
+    solutions: dict[int, Assignment] = {}
+    proven: dict[int, int] = {}
+    bounds: dict[int, Objective | None] = {}
+    stats = {"components": len(comps), "units": len(prep.units), "cp_sat_components": 0}
+    for ci, comp in enumerate(comps):
+        result, bound = solve_component_flow(prep, comp)
+        bounds[ci] = bound
+        if result is not None and bound is not None and result.objective == bound:
+            solutions[ci] = result.assignment
+            proven[ci] = len(LEVELS)
+            continue
+        stats["cp_sat_components"] += 1
+        hint = result.assignment if result is not None else {}
+        level_bounds: list[int | None] = list(bound.as_tuple()) if bound else [None] * 4
+        lex = solve_lexicographic(prep, [comp], None, hint, level_bounds, clock, workers)
+        solutions[ci] = lex.assignment
+        proven[ci] = lex.proven
+
+    proven_levels = min(proven.values(), default=len(LEVELS))
+    budget = scenario.max_moves
+    total_moves = sum(component_objective(prep, comps[ci], a).moves for ci, a in solutions.items())
+    if budget is not None and total_moves > budget:
+        active = [ci for ci in range(len(comps)) if solutions[ci]]
+        hint = _trim_to_budget(
+            prep,
+            [comps[ci] for ci in active],
+            {i: solutions[ci] for i, ci in enumerate(active)},
+            budget,
+        )
+        lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
+        stats["budget_binding"] = True
+        lex = solve_lexicographic(
+            prep,
+            [comps[ci] for ci in active],
+            budget,
+            hint,
+            [lower if proven_levels >= 1 else None, None, None, None],
+            clock,
+            workers,
+        )
+        solutions = {0: lex.assignment}
+        proven_levels = lex.proven
+
+    assignment: Assignment = {}
+    for a in solutions.values():
+        assignment.update(a)
+    moves = _moves_for(prep, assignment)
+    final = {y.id: y.facility for y in scenario.youths}
+    for m in moves:
+        final[m.youth] = m.to
+    objective = objective_of(scenario, final)
+    status = OPTIMAL if proven_levels == len(LEVELS) else FEASIBLE
+    notes = (
+        explain(
+            prep,
+            final,
+            budget_used=budget is not None and len(moves) >= budget,
+            optimal=status == OPTIMAL,
+        )
+        if explanations
+        else ()
+    )
+    return Plan(
+        status=status,
+        objective=objective,
+        moves=tuple(moves),
+        solve_seconds=clock.elapsed(),
+        explanations=tuple(notes),
+        proven_levels=LEVELS[:proven_levels],
+        stats=stats,
+    )
