@@ -1,0 +1,48 @@
+# Two entry points for a fresh machine with Python 3.11:
+#   make run   - install into .venv, migrate, seed the demo if the database is empty, serve
+#   make test  - install into .venv (with dev tools) and run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app placement
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install db serve lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# A random secret key for this checkout, written once (the app refuses the development key).
+instance/config.py:
+	mkdir -p instance
+	$(PYTHON) -c "import secrets; print(f'SECRET_KEY = {secrets.token_hex(32)!r}')" > $@
+
+db: install instance/config.py
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo
+
+serve: install instance/config.py
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+run: db serve
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check placement solver tests benchmarks
+	$(BIN)/ruff format --check placement solver tests benchmarks
+
+bench: install
+	$(BIN)/python -m solver.bench
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,110 @@
+"""Platzplan: places and occupancy of emergency youth-care facilities."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from placement.config import DEV_SECRET_KEY, DefaultConfig
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Configuration precedence, lowest first: DefaultConfig, ``instance/config.py``,
+    ``PLACEMENT_*`` environment variables, then ``test_config``."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("PLACEMENT_INSTANCE_PATH", str(PROJECT_DIR / "instance")),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_DIR / "templates"),
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PLACEMENT")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        db_file = Path(app.instance_path) / "placement.sqlite"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
+    _refuse_insecure_secret(app)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from placement import cli
+
+    cli.register(app)
+    return app
+
+
+def _serves_requests() -> bool:
+    """False for maintenance commands (`flask db upgrade`, `flask seed-demo`, ...), which
+    never sign a cookie; true under a WSGI server and for `flask run`."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        return True
+    return "run" in sys.argv[1:]
+
+
+def _refuse_insecure_secret(app: Flask) -> None:
+    if app.debug or app.testing or not _serves_requests():
+        return
+    if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise RuntimeError(
+            "Refusing to start with the development SECRET_KEY outside debug/testing. "
+            "Set PLACEMENT_SECRET_KEY or SECRET_KEY in instance/config.py "
+            "(`make instance` writes a random one)."
+        )
+
+
+def _init_extensions(app: Flask) -> None:
+    from placement import models  # noqa: F401  (register tables before migrations look)
+    from placement.database import configure_engine
+    from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app)
+    bootstrap.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Bitte melden Sie sich an."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        from placement.models import User
+
+        return db.session.get(User, int(user_id))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from placement.auth import bp as auth_bp
+    from placement.main import bp as main_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from placement import formatting
+    from placement.models.enums import label
+
+    app.jinja_env.filters["dt"] = formatting.format_local
+    app.jinja_env.filters["date"] = formatting.format_local_date
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["percent"] = formatting.format_percent

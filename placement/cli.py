@@ -1,0 +1,84 @@
+"""Flask commands: demo data, scenario import, user accounts. Each command commits once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from placement.extensions import db
+from placement.services import audit, demo, users
+from placement.services.errors import PlacementError
+from placement.services.scenario_import import import_scenario
+
+users_cli = AppGroup("users", help="Benutzerkonten verwalten.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(import_scenario_command)
+    app.cli.add_command(users_cli)
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Fill an empty database with the Leipzig demo (does nothing if data exists)."""
+    if demo.seed_demo(audit.CLI):
+        db.session.commit()
+        click.echo(
+            f"Demo angelegt. Anmeldung z. B. als leitung@demo.local, Passwort {demo.DEMO_PASSWORD}"
+        )
+    else:
+        click.echo("Die Datenbank enthält bereits Daten; es wurde nichts angelegt.")
+
+
+@click.command("import-scenario")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", help="Stichtag JJJJ-MM-TT (Standard: as_of der Datei)")
+def import_scenario_command(file: Path, as_of: str | None) -> None:
+    """Import facilities and youths from a placement-scenario/1 JSON file."""
+    try:
+        data = json.loads(file.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{file}: kein gültiges JSON ({exc})") from exc
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError as exc:
+        raise click.BadParameter(
+            "Datum im Format JJJJ-MM-TT erwartet.", param_hint="--as-of"
+        ) from exc
+    try:
+        result = import_scenario(audit.CLI, data, as_of=day)
+    except PlacementError as exc:
+        db.session.rollback()
+        for line in getattr(exc, "errors", [exc.message]):
+            click.echo(f"Fehler: {line}", err=True)
+        raise click.exceptions.Exit(2) from exc
+    db.session.commit()
+    click.echo(
+        f"Einrichtungen: {result.facilities_created} neu, {result.facilities_updated} "
+        f"aktualisiert; Jugendliche: {result.youths_created} neu, "
+        f"{result.youths_skipped} bereits vorhanden."
+    )
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in users.Role]))
+@click.option("--name", default="")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_create_command(email: str, role: str, name: str, password: str) -> None:
+    """Create a user account."""
+    try:
+        user = users.create_user(audit.CLI, email=email, role=role, name=name, password=password)
+    except PlacementError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"Konto {user.email} ({user.role.value}) angelegt.")

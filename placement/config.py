@@ -1,0 +1,26 @@
+"""Default configuration. Nothing here reads the environment: overrides come from
+``instance/config.py`` and then from ``PLACEMENT_*`` environment variables (see create_app)."""
+
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+
+class DefaultConfig:
+    SECRET_KEY = DEV_SECRET_KEY
+    # Filled in by create_app with an absolute path inside the instance folder.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_BUSY_TIMEOUT_MS = 15000
+    MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # oversized input is refused with 413
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+    BOOTSTRAP_SERVE_LOCAL = True
+    BOOTSTRAP_BTN_SIZE = "md"
+
+    WTF_CSRF_TIME_LIMIT = None  # night shifts keep forms open for long; the session bounds it
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    # Demo data: the scenario file shipped with the package.
+    DEMO_SCENARIO = None  # None = placement/demo/leipzig-2023-11.json

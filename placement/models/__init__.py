@@ -1,0 +1,21 @@
+"""Typed SQLAlchemy models. Importing this package registers every table."""
+
+from placement.models.audit import AuditEvent
+from placement.models.base import Base, UTCDateTime, utcnow
+from placement.models.facility import CapacityPeriod, Facility
+from placement.models.stay import Stay
+from placement.models.user import User
+from placement.models.youth import Youth, youth_exclusion
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "CapacityPeriod",
+    "Facility",
+    "Stay",
+    "UTCDateTime",
+    "User",
+    "Youth",
+    "utcnow",
+    "youth_exclusion",
+]

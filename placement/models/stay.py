@@ -1,0 +1,63 @@
+"""A stay: one youth in one facility over a half-open interval [start_at, end_at)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from placement.models.base import Base, UTCDateTime, utcnow
+from placement.models.enums import EndReason, LegalBasis, db_enum
+
+
+class Stay(Base):
+    """Occupancy is derived from stays: a stay counts at instant t when start_at <= t < end_at.
+
+    Invariants: end after start; an end reason exactly when ended; at most one open stay per
+    youth (partial unique index); stays of one youth never overlap (checked by
+    services.stays before every write, inside the write transaction)."""
+
+    __tablename__ = "stay"
+    __table_args__ = (
+        CheckConstraint("end_at IS NULL OR end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "(end_at IS NULL AND end_reason IS NULL) OR "
+            "(end_at IS NOT NULL AND end_reason IS NOT NULL)",
+            name="end_reason_with_end",
+        ),
+        Index(
+            "uq_stay_one_open_per_youth",
+            "youth_id",
+            unique=True,
+            sqlite_where=text("end_at IS NULL"),
+            postgresql_where=text("end_at IS NULL"),
+        ),
+        Index("ix_stay_youth_start", "youth_id", "start_at"),
+        Index("ix_stay_facility_start_end", "facility_id", "start_at", "end_at"),
+        Index("ix_stay_start_end", "start_at", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    youth_id: Mapped[int] = mapped_column(ForeignKey("youth.id", ondelete="RESTRICT"))
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id", ondelete="RESTRICT"))
+    legal_basis: Mapped[LegalBasis] = mapped_column(db_enum(LegalBasis, "legal_basis"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[EndReason | None] = mapped_column(db_enum(EndReason, "end_reason"))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    youth = relationship("Youth", back_populates="stays")
+    facility = relationship("Facility")
+
+    @property
+    def is_open(self) -> bool:
+        return self.end_at is None
+
+    def covers(self, instant: datetime) -> bool:
+        return self.start_at <= instant and (self.end_at is None or instant < self.end_at)
+
+    def __repr__(self) -> str:
+        return f"<Stay youth={self.youth_id} facility={self.facility_id} {self.start_at}>"

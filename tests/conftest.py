@@ -1,0 +1,169 @@
+"""Shared fixtures: an app per database backend, a client, and factory fixtures.
+
+Every app runs the real migrations on a fresh database: a file-backed SQLite database in
+a temporary folder, and (when a server is available) PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from placement import create_app
+from placement.extensions import db
+from placement.models import Facility, Youth
+from placement.services import audit, capacity, stays
+from tests.postgres import postgres_server
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    if url is None:
+        message = "no PostgreSQL server available (install Debian's postgresql package)"
+        if os.environ.get("PLACEMENT_REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    _reset_postgres(url)
+    return url
+
+
+def make_app(tmp_path, database_url, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path, database_url, monkeypatch):
+    monkeypatch.setenv("PLACEMENT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = make_app(tmp_path, database_url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context with a clean session, for service-level tests."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def at(text: str) -> datetime:
+    """An aware UTC instant from 'YYYY-MM-DD HH:MM'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+_serial = itertools.count(1)
+
+
+@pytest.fixture
+def make_facility(ctx):
+    """Create a facility with one open-ended capacity period; keyword overrides apply."""
+
+    def factory(licensed: int = 10, valid_from: datetime | None = None, **overrides) -> Facility:
+        n = next(_serial)
+        values = {
+            "code": f"f{n}",
+            "name": f"Einrichtung {n}",
+            "kind": "inobhutnahme",
+            "age_min": 0,
+            "age_max": 17,
+            "genders": "dfm",
+            "uma_policy": "allowed",
+            "planning_area": "Mitte/Süd",
+            "latitude": 51.34,
+            "longitude": 12.37,
+        }
+        values.update(overrides)
+        facility = Facility(**values)
+        db.session.add(facility)
+        db.session.flush()
+        capacity.add_capacity_period(
+            audit.SYSTEM,
+            facility.id,
+            valid_from=valid_from or at("2020-01-01 00:00"),
+            licensed_places=licensed,
+        )
+        return facility
+
+    return factory
+
+
+@pytest.fixture
+def make_youth(ctx):
+    def factory(**overrides) -> Youth:
+        n = next(_serial)
+        values = {
+            "reference": f"Y-{n:05d}",
+            "birth_date": date(2010, 5, 17),
+            "gender": "m",
+            "uma": False,
+        }
+        values.update(overrides)
+        youth = Youth(**values)
+        db.session.add(youth)
+        db.session.flush()
+        return youth
+
+    return factory
+
+
+@pytest.fixture
+def make_stay(ctx):
+    def factory(youth, facility, start: str, end: str | None = None, **overrides):
+        return stays.record_stay(
+            audit.SYSTEM,
+            youth_id=youth.id,
+            facility_id=facility.id,
+            legal_basis=overrides.pop("legal_basis", "42-1-2"),
+            start_at=at(start),
+            end_at=at(end) if end else None,
+            end_reason=overrides.pop("end_reason", "return_home" if end else None),
+            **overrides,
+        )
+
+    return factory

@@ -1,0 +1,169 @@
+"""seed-demo, import-scenario and the migrations."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+
+from placement.extensions import db
+from placement.models import Base, CapacityPeriod, Facility, Stay, User, Youth
+from placement.services import capacity
+from placement.services.demo import DEMO_PASSWORD, demo_scenario
+from placement.services.occupancy import occupancy_at
+
+SCENARIO = Path(__file__).resolve().parents[1] / "placement" / "demo" / "leipzig-2023-11.json"
+
+
+def _count(model) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def _facility(code: str) -> Facility:
+    return db.session.scalar(sa.select(Facility).filter_by(code=code))
+
+
+def test_seed_demo_builds_the_leipzig_picture(app, runner):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "leitung@demo.local" in result.output
+    now = datetime.now(UTC)
+    with app.app_context():
+        muehlholz, friesen = _facility("muehlholz"), _facility("friesen")
+        counts = occupancy_at(now)
+        assert counts[muehlholz.id] == 76
+        assert capacity.capacity_at(muehlholz.id, now).licensed_places == 48
+        assert counts[friesen.id] == 25
+        assert capacity.capacity_at(friesen.id, now).licensed_places == 40
+        # Friesenstraße opened with 25 places before the second building added 15.
+        assert capacity.capacity_at(friesen.id, now - timedelta(days=60)).licensed_places == 25
+        assert sum(counts.values()) == len(demo_scenario()["youths"])
+        # A year of history exists, and nobody is ever in two places at once.
+        assert occupancy_at(now - timedelta(days=200)).get(muehlholz.id, 0) > 48
+        assert _count(Stay) > 500
+        users = db.session.scalars(sa.select(User)).all()
+        assert {u.role.value for u in users} == {
+            "admin",
+            "department_head",
+            "facility_manager",
+            "on_call",
+        }
+        assert all(u.check_password(DEMO_PASSWORD) for u in users)
+        assert _facility("zuflucht").anonymous_address
+
+
+def test_seed_demo_twice_does_not_duplicate(app, runner):
+    runner.invoke(args=["seed-demo"])
+    with app.app_context():
+        before = (_count(Facility), _count(Youth), _count(Stay), _count(User))
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0
+    assert "bereits Daten" in result.output
+    with app.app_context():
+        assert (_count(Facility), _count(Youth), _count(Stay), _count(User)) == before
+
+
+def test_seeded_stays_never_overlap_per_youth(app, runner):
+    runner.invoke(args=["seed-demo"])
+    with app.app_context():
+        a, b = sa.orm.aliased(Stay), sa.orm.aliased(Stay)
+        far = datetime(9999, 1, 1, tzinfo=UTC)
+        clashes = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(a)
+            .join(
+                b,
+                sa.and_(
+                    a.youth_id == b.youth_id,
+                    a.id < b.id,
+                    a.start_at < sa.func.coalesce(b.end_at, far),
+                    b.start_at < sa.func.coalesce(a.end_at, far),
+                ),
+            )
+        )
+        assert clashes == 0
+
+
+def test_import_scenario_is_idempotent(app, runner):
+    result = runner.invoke(args=["import-scenario", str(SCENARIO)])
+    assert result.exit_code == 0, result.output
+    assert "14 neu" in result.output and "158 neu" in result.output
+    result = runner.invoke(args=["import-scenario", str(SCENARIO)])
+    assert result.exit_code == 0
+    assert "158 bereits vorhanden" in result.output
+    with app.app_context():
+        assert (_count(Facility), _count(Youth), _count(Stay)) == (14, 158, 158)
+        as_of = datetime(2023, 11, 3, 12, tzinfo=UTC)
+        assert occupancy_at(as_of)[_facility("muehlholz").id] == 76
+        youth = db.session.scalar(sa.select(Youth).filter_by(reference="L-0021"))
+        assert [f.code for f in youth.excluded_facilities] == ["wg-gruenau"]
+        assert youth.age_on(as_of.date()) == 15
+        assert db.session.scalar(
+            sa.select(Stay.pinned).join(Youth).filter(Youth.reference == "L-0008")
+        )
+
+
+def test_import_scenario_updates_changed_capacity(app, runner, tmp_path):
+    runner.invoke(args=["import-scenario", str(SCENARIO)])
+    data = json.loads(SCENARIO.read_text())
+    data["facilities"][0]["capacity"] = 60
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(data))
+    result = runner.invoke(args=["import-scenario", str(changed), "--as-of", "2023-12-01"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        house = _facility("muehlholz")
+        periods = db.session.scalars(
+            sa.select(CapacityPeriod)
+            .filter_by(facility_id=house.id)
+            .order_by(CapacityPeriod.valid_from)
+        ).all()
+        assert [p.licensed_places for p in periods] == [48, 60]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["youths"][0].update(facility="nowhere"), "youths[0].facility"),
+        (lambda d: d["facilities"][1].update(id="muehlholz"), "facilities[1].id: doppelt"),
+        (lambda d: d["facilities"][0].update(capacity=-1), "facilities[0].capacity"),
+        (lambda d: d["youths"][3].update(age=30), "youths[3].age"),
+        (lambda d: d["youths"][2].update(gender="x"), "youths[2].gender"),
+        (lambda d: d["youths"][2].pop("uma"), "youths[2].uma: fehlt"),
+        (lambda d: d["youths"][0].update(excluded=["nowhere"]), "youths[0].excluded"),
+    ],
+)
+def test_import_scenario_names_bad_entries_and_writes_nothing(
+    app, runner, tmp_path, mutate, message
+):
+    data = json.loads(SCENARIO.read_text())
+    mutate(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    result = runner.invoke(args=["import-scenario", str(bad)])
+    assert result.exit_code == 2
+    assert message in result.output
+    with app.app_context():
+        assert _count(Facility) == 0
+
+
+def test_import_scenario_rejects_malformed_json(app, runner, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = runner.invoke(args=["import-scenario", str(bad)])
+    assert result.exit_code != 0
+    assert "kein gültiges JSON" in result.output
+
+
+def test_migrations_match_models_and_rerun_is_a_noop(app):
+    with app.app_context():
+        upgrade()  # second run on a migrated database
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []

@@ -1,0 +1,3 @@
+from placement import create_app
+
+app = create_app()
