@@ -151,11 +151,13 @@ def propose(
     time_limit: float = DEFAULT_TIME_LIMIT,
     workers: int = 2,
     explanations: bool = True,
+    use_flow: bool = True,
 ) -> Plan:
     """Propose transfers for a scenario (a `Scenario` or a `placement-scenario/1` dict).
 
     Returns a plan with status OPTIMAL, FEASIBLE (time limit hit; rules hold) or
-    INVALID_INPUT (with `errors`). Never raises for bad input.
+    INVALID_INPUT (with `errors`). Never raises for bad input. `use_flow=False` skips the
+    flow shortcut and proves every component with CP-SAT alone (for cross-checks).
     """
     clock = _Clock(time_limit)
     if not isinstance(scenario, Scenario):
@@ -170,7 +172,7 @@ def propose(
     bounds: dict[int, Objective | None] = {}
     stats = {"components": len(comps), "units": len(prep.units), "cp_sat_components": 0}
     for ci, comp in enumerate(comps):
-        result, bound = solve_component_flow(prep, comp)
+        result, bound = solve_component_flow(prep, comp) if use_flow else (None, None)
         bounds[ci] = bound
         if result is not None and bound is not None and result.objective == bound:
             solutions[ci] = result.assignment
