@@ -93,18 +93,21 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from placement.api import bp as api_bp
     from placement.auth import bp as auth_bp
     from placement.main import bp as main_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
+    app.register_blueprint(api_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from placement import formatting
+    from placement import formatting, navigation
     from placement.models.enums import label
 
     app.jinja_env.filters["dt"] = formatting.format_local
     app.jinja_env.filters["date"] = formatting.format_local_date
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = formatting.format_percent
+    app.context_processor(navigation.inject)

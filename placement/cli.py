@@ -82,3 +82,17 @@ def users_create_command(email: str, role: str, name: str, password: str) -> Non
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"Konto {user.email} ({user.role.value}) angelegt.")
+
+
+@users_cli.command("token")
+@click.argument("email")
+def users_token_command(email: str) -> None:
+    """Print a new API token for EMAIL (the previous one stops working)."""
+    try:
+        token = users.issue_token(audit.CLI, email)
+    except PlacementError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo("Neues API-Token (wird nur jetzt angezeigt):")
+    click.echo(token)

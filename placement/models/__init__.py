@@ -3,6 +3,7 @@
 from placement.models.audit import AuditEvent
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.facility import CapacityPeriod, Facility
+from placement.models.reservation import OverOccupancyEvent, Reservation, ReservationStatus
 from placement.models.stay import Stay
 from placement.models.user import User
 from placement.models.youth import Youth, youth_exclusion
@@ -12,6 +13,9 @@ __all__ = [
     "Base",
     "CapacityPeriod",
     "Facility",
+    "OverOccupancyEvent",
+    "Reservation",
+    "ReservationStatus",
     "Stay",
     "UTCDateTime",
     "User",

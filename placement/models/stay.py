@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.models.base import Base, UTCDateTime, utcnow
@@ -46,6 +46,10 @@ class Stay(Base):
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[EndReason | None] = mapped_column(db_enum(EndReason, "end_reason"))
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # After an absconding the place stays held (counted as reserved) until this instant.
+    place_held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why an admission outside the facility's age/gender/umA profile was accepted.
+    override_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

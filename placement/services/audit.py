@@ -11,18 +11,21 @@ from sqlalchemy import inspect
 
 from placement.extensions import db
 from placement.models import AuditEvent
+from placement.models.enums import Role
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a logged-in user, or a named system process (CLI, scheduler)."""
+    """Who acts: a logged-in user, or a named system process (CLI, scheduler), whose
+    ``role`` is None and who passes every permission check."""
 
     label: str
     user_id: int | None = None
+    role: Role | None = None
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
-        return cls(label=user.email, user_id=user.id)
+        return cls(label=user.email, user_id=user.id, role=user.role)
 
 
 CLI = Actor("cli")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -19,8 +18,8 @@ from placement.models import Facility, Youth
 from placement.models.enums import AgeAssessment, FacilityKind, Gender, LegalBasis, UmaPolicy
 from placement.services import audit, capacity, stays
 from placement.services.errors import InvalidScenario
+from placement.timeutil import BERLIN
 
-BERLIN = ZoneInfo("Europe/Berlin")
 FACILITY_FIELDS = ("id", "name", "kind", "capacity", "age_min", "age_max", "genders", "uma")
 YOUTH_FIELDS = ("id", "facility", "age", "gender", "uma")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 
 from sqlalchemy import func, select
 
@@ -48,3 +50,26 @@ def authenticate(email: str, password: str) -> User | None:
     if user is None or not user.active or not user.check_password(password):
         return None
     return user
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(actor: audit.Actor, email: str) -> str:
+    """A new API token for the user (replacing the previous one); only its hash is stored."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise PlacementError("Kein Konto mit dieser E-Mail-Adresse.", field="email")
+    token = secrets.token_urlsafe(32)
+    user.api_token_hash = _token_digest(token)
+    audit.record(actor, "user.token", user)
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user holding this API token, or None."""
+    if not token:
+        return None
+    user = db.session.scalar(select(User).where(User.api_token_hash == _token_digest(token)))
+    return user if user is not None and user.active else None

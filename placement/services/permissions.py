@@ -1,0 +1,51 @@
+"""Who may do what. Checked in the service layer, so that web, API and CLI agree."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from placement.models.enums import Role
+from placement.services.errors import PlacementError
+
+
+class Permission(StrEnum):
+    VIEW_COUNTS = "view_counts"  # occupancy, reports: numbers only
+    VIEW_PERSONS = "view_persons"  # residents with reference, age, deadlines
+    ADMIT = "admit"  # admissions and reservations
+    DISCHARGE = "discharge"  # discharges and moves
+    CORRECT = "correct"  # corrections of recorded stays
+    MANAGE = "manage"  # facilities, capacity, accounts
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ON_CALL: frozenset(
+        {Permission.VIEW_COUNTS, Permission.VIEW_PERSONS, Permission.ADMIT, Permission.DISCHARGE}
+    ),
+    Role.FACILITY_MANAGER: frozenset(
+        {
+            Permission.VIEW_COUNTS,
+            Permission.VIEW_PERSONS,
+            Permission.ADMIT,
+            Permission.DISCHARGE,
+            Permission.CORRECT,
+        }
+    ),
+    Role.DEPARTMENT_HEAD: frozenset({Permission.VIEW_COUNTS}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+class Forbidden(PlacementError):
+    status_code = 403
+
+
+def can(role: Role | str | None, permission: Permission) -> bool:
+    """Whether a role has a permission; ``None`` is a system process (CLI, scheduler)."""
+    if role is None:
+        return True
+    return permission in ROLE_PERMISSIONS.get(Role(role), frozenset())
+
+
+def require(role: Role | str | None, permission: Permission) -> None:
+    if not can(role, permission):
+        raise Forbidden("Für diese Aktion fehlt Ihnen die Berechtigung.", field=None)
