@@ -95,11 +95,15 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from placement.api import bp as api_bp
     from placement.auth import bp as auth_bp
+    from placement.facilities import bp as facilities_bp
     from placement.main import bp as main_bp
+    from placement.reports import bp as reports_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(facilities_bp)
+    app.register_blueprint(reports_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -58,3 +58,4 @@ def http_error(error: HTTPException):
 
 
 from placement.api import openapi  # noqa: E402,F401
+from placement.api import occupancy  # noqa: E402,F401

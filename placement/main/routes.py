@@ -1,15 +1,29 @@
-from flask import render_template
-from flask_login import login_required
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
 
+from placement.facilities.params import parse_board
 from placement.main import bp
+from placement.models.enums import FacilityKind, Gender, choices
 from placement.services import overview
+from placement.services.permissions import Permission, can
 
 
 @bp.route("/")
 @login_required
 def index():
-    """Start page: every active facility with its current occupancy (counts only)."""
-    return render_template("main/index.html", board=overview.current_board())
+    """Start page: every active facility with its occupancy now or as of ``at`` (counts
+    only), filtered by kind, planning area and youth profile, with totals."""
+    if not can(current_user.role, Permission.VIEW_COUNTS):
+        abort(403)
+    params = parse_board(request.args)
+    board = overview.board_at(params.instant, params.filters)
+    return render_template(
+        "main/index.html",
+        board=board,
+        params=params,
+        kind_choices=choices(FacilityKind),
+        gender_choices=choices(Gender),
+    )
 
 
 @bp.route("/health")

@@ -1,16 +1,41 @@
-"""The occupancy board: facilities with places and occupancy at an instant (counts only)."""
+"""The occupancy board and the facility page: places and occupancy at any instant.
+
+Everything is reconstructed from stays and capacity periods, so the same functions answer
+"now" and "as of" a past instant. The board runs a constant number of queries whatever the
+number of facilities (facilities, capacities, occupancy, reservations, last change, areas)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import CapacityPeriod, Facility, utcnow
+from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth, utcnow
+from placement.models.enums import FacilityKind, Gender, UmaPolicy, label
+from placement.services import deadlines as deadline_rules
 from placement.services.capacity import capacities_at
-from placement.services.occupancy import occupancy_at
+from placement.services.occupancy import occupancy_at, reserved_at, stays_covering
+from placement.timeutil import local
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """Filters of the board; ``None`` means "any". The profile filters (age, gender, umA)
+    keep the facilities that accept such a youth."""
+
+    kind: FacilityKind | None = None
+    planning_area: str | None = None
+    age: int | None = None
+    gender: Gender | None = None
+    uma: bool | None = None
+
+    @property
+    def active(self) -> bool:
+        values = (self.kind, self.planning_area, self.age, self.gender, self.uma)
+        return any(v is not None for v in values)
 
 
 @dataclass(frozen=True)
@@ -18,6 +43,8 @@ class BoardRow:
     facility: Facility
     period: CapacityPeriod | None
     occupied: int
+    reserved: int = 0
+    last_changed: datetime | None = None
 
     @property
     def licensed(self) -> int:
@@ -28,26 +55,66 @@ class BoardRow:
         return self.period.usable_places if self.period else 0
 
     @property
+    def ceiling(self) -> int | None:
+        """The temporary ceiling in force (befristete Überbelegung), if any."""
+        return self.period.temporary_ceiling if self.period else None
+
+    @property
     def limit(self) -> int:
         return self.period.limit if self.period else 0
 
     @property
     def free(self) -> int:
-        return max(0, self.usable - self.occupied)
+        """Usable places minus occupied and reserved ones; never negative."""
+        return max(0, self.usable - self.occupied - self.reserved)
 
     @property
     def utilisation(self) -> float | None:
+        """Occupied places as a share of the licensed places (None without licence)."""
         return self.occupied / self.licensed if self.licensed else None
 
     @property
     def over_capacity(self) -> bool:
         return self.occupied > self.limit
 
+    @property
+    def excess(self) -> int:
+        return max(0, self.occupied - self.limit)
+
+
+@dataclass
+class Totals:
+    """Sums over a group of board rows."""
+
+    label: str
+    facilities: int = 0
+    occupied: int = 0
+    licensed: int = 0
+    usable: int = 0
+    reserved: int = 0
+    free: int = 0
+    over_capacity: int = 0
+
+    def add(self, row: BoardRow) -> None:
+        self.facilities += 1
+        self.occupied += row.occupied
+        self.licensed += row.licensed
+        self.usable += row.usable
+        self.reserved += row.reserved
+        self.free += row.free
+        self.over_capacity += int(row.over_capacity)
+
+    @property
+    def utilisation(self) -> float | None:
+        return self.occupied / self.licensed if self.licensed else None
+
 
 @dataclass(frozen=True)
 class Board:
     at: datetime
     rows: list[BoardRow]
+    filters: BoardFilters = field(default_factory=BoardFilters)
+    planning_areas: list[str] = field(default_factory=list)
 
     @property
     def occupied(self) -> int:
@@ -57,17 +124,295 @@ class Board:
     def licensed(self) -> int:
         return sum(r.licensed for r in self.rows)
 
+    @property
+    def total(self) -> Totals:
+        totals = Totals(label="Gesamt")
+        for row in self.rows:
+            totals.add(row)
+        return totals
 
-def board_at(instant: datetime) -> Board:
-    """Every active facility with its capacity and occupancy at ``instant`` (3 queries)."""
-    facilities = db.session.scalars(
-        select(Facility).where(Facility.active.is_(True)).order_by(Facility.kind, Facility.name)
-    ).all()
+    @property
+    def by_kind(self) -> list[Totals]:
+        groups: dict[FacilityKind, Totals] = {}
+        for row in self.rows:
+            kind = row.facility.kind
+            groups.setdefault(kind, Totals(label=label(kind))).add(row)
+        return sorted(groups.values(), key=lambda t: t.label)
+
+    @property
+    def by_planning_area(self) -> list[Totals]:
+        groups: dict[str, Totals] = {}
+        for row in self.rows:
+            area = row.facility.planning_area or "–"
+            groups.setdefault(area, Totals(label=area)).add(row)
+        return sorted(groups.values(), key=lambda t: t.label)
+
+
+def _filter_conditions(filters: BoardFilters) -> list:
+    conditions = []
+    if filters.kind is not None:
+        conditions.append(Facility.kind == filters.kind)
+    if filters.planning_area is not None:
+        conditions.append(Facility.planning_area == filters.planning_area)
+    if filters.age is not None:
+        conditions += [Facility.age_min <= filters.age, Facility.age_max >= filters.age]
+    if filters.gender is not None:
+        conditions.append(Facility.genders.contains(filters.gender.value))
+    if filters.uma is True:
+        conditions.append(Facility.uma_policy.in_([UmaPolicy.ONLY, UmaPolicy.ALLOWED]))
+    elif filters.uma is False:
+        conditions.append(Facility.uma_policy.in_([UmaPolicy.ALLOWED, UmaPolicy.NONE]))
+    return conditions
+
+
+def last_changed_at(instant: datetime, facility_ids: Iterable[int] | None = None):
+    """Per facility, the latest instant at or before ``instant`` at which a stay started,
+    ended or was edited, or a capacity period began or ended. One query: correlated
+    MAX subqueries, each answered from a (facility_id, column) index."""
+
+    def latest(model, column):
+        return (
+            select(func.max(column))
+            .where(model.facility_id == Facility.id, column <= instant)
+            .scalar_subquery()
+        )
+
+    query = select(
+        Facility.id,
+        latest(Stay, Stay.start_at),
+        latest(Stay, Stay.end_at),
+        latest(Stay, Stay.updated_at),
+        latest(CapacityPeriod, CapacityPeriod.valid_from),
+        latest(CapacityPeriod, CapacityPeriod.valid_until),
+    )
+    if facility_ids is not None:
+        query = query.where(Facility.id.in_(list(facility_ids)))
+    result: dict[int, datetime] = {}
+    for facility_id, *candidates in db.session.execute(query):
+        values = [c for c in candidates if c is not None]
+        if values:
+            result[facility_id] = max(values)
+    return result
+
+
+def board_at(instant: datetime, filters: BoardFilters | None = None) -> Board:
+    """Every active facility (or one with residents then) matching ``filters``
+    with its places, occupancy, reservations and
+    last change at ``instant``, sorted by kind label and name (constant number of queries)."""
+    filters = filters or BoardFilters()
+    facilities = db.session.scalars(select(Facility).where(*_filter_conditions(filters))).all()
+    # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
     periods = capacities_at(instant)
     counts = occupancy_at(instant)
-    rows = [BoardRow(f, periods.get(f.id), counts.get(f.id, 0)) for f in facilities]
-    return Board(at=instant, rows=rows)
+    reserved = reserved_at(instant)
+    changed = last_changed_at(instant) if facilities else {}
+    # A facility closed since then still shows for a past instant at which it had residents.
+    rows = [
+        BoardRow(
+            f, periods.get(f.id), counts.get(f.id, 0), reserved.get(f.id, 0), changed.get(f.id)
+        )
+        for f in facilities
+        if f.active or counts.get(f.id)
+    ]
+    rows.sort(key=lambda r: (label(r.facility.kind), r.facility.name))
+    areas = db.session.scalars(
+        select(Facility.planning_area)
+        .where(Facility.active.is_(True), Facility.planning_area.is_not(None))
+        .distinct()
+        .order_by(Facility.planning_area)
+    ).all()
+    return Board(at=instant, rows=rows, filters=filters, planning_areas=list(areas))
 
 
 def current_board() -> Board:
     return board_at(utcnow())
+
+
+# --- the facility page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resident:
+    """A youth placed at the instant shown: pseudonymous reference, never a name."""
+
+    stay_id: int
+    reference: str
+    age: int
+    gender: Gender
+    uma: bool
+    legal_basis: str
+    start_at: datetime
+    days: int
+    deadlines: list[deadline_rules.Deadline]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """An over-occupancy episode: from the first recorded event until occupancy was back
+    within the limit (``end`` None: still over at the instant shown)."""
+
+    start: datetime
+    end: datetime | None
+    peak: int
+    limit: int
+    events: int
+
+
+@dataclass(frozen=True)
+class FacilityPage:
+    row: BoardRow
+    periods: list[CapacityPeriod]
+    residents: list[Resident] | None
+    episodes: list[Episode]
+    chart_days: list  # list[reports.DayStat]
+    chart_from: date
+    chart_until: date
+
+    @property
+    def facility(self) -> Facility:
+        return self.row.facility
+
+
+def facility_page(
+    facility_id: int,
+    instant: datetime,
+    *,
+    with_residents: bool,
+    chart_from: date | None = None,
+    chart_until: date | None = None,
+) -> FacilityPage | None:
+    """Everything the facility page shows as of ``instant``; residents only when asked
+    (the caller checks the permission and writes the audit event). None if no facility."""
+    from placement.services.reports import daily_stats
+
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        return None
+    ids = [facility_id]
+    periods = db.session.scalars(
+        select(CapacityPeriod)
+        .where(CapacityPeriod.facility_id == facility_id)
+        .order_by(CapacityPeriod.valid_from)
+    ).all()
+    current = next((p for p in periods if p.covers(instant)), None)
+    row = BoardRow(
+        facility,
+        current,
+        occupancy_at(instant, ids).get(facility_id, 0),
+        reserved_at(instant, ids).get(facility_id, 0),
+        last_changed_at(instant, ids).get(facility_id),
+    )
+    residents = residents_at(facility, instant) if with_residents else None
+    chart_until = chart_until or local(instant).date()
+    chart_from = chart_from or chart_until - timedelta(days=89)
+    chart = daily_stats(chart_from, chart_until, facility_ids=ids).get(facility_id, [])
+    return FacilityPage(
+        row=row,
+        periods=list(periods),
+        residents=residents,
+        episodes=episodes_until(facility_id, instant, periods),
+        chart_days=chart,
+        chart_from=chart_from,
+        chart_until=chart_until,
+    )
+
+
+def residents_at(facility: Facility, instant: datetime) -> list[Resident]:
+    """The youths placed in ``facility`` at ``instant`` with age, days and deadlines."""
+    rows = db.session.execute(
+        select(Stay, Youth)
+        .join(Youth, Youth.id == Stay.youth_id)
+        .where(Stay.facility_id == facility.id, stays_covering(instant))
+        .order_by(Stay.start_at, Youth.reference)
+    ).all()
+    today = local(instant).date()
+    return [
+        Resident(
+            stay_id=stay.id,
+            reference=youth.reference,
+            age=youth.age_on(today),
+            gender=youth.gender,
+            uma=youth.uma,
+            legal_basis=stay.legal_basis,
+            start_at=stay.start_at,
+            days=(instant - stay.start_at).days,
+            deadlines=deadline_rules.deadlines_for_stay(
+                start_at=stay.start_at,
+                legal_basis=stay.legal_basis,
+                facility_kind=facility.kind,
+                birth_date=youth.birth_date,
+                instant=instant,
+            ),
+        )
+        for stay, youth in rows
+    ]
+
+
+def episodes_until(
+    facility_id: int, instant: datetime, periods: list[CapacityPeriod]
+) -> list[Episode]:
+    """Over-occupancy episodes recorded up to ``instant``, newest first.
+
+    Each recorded event (written with the admission or move that pushed the facility over
+    its limit) opens an episode unless one is already running; the episode lasts until the
+    first instant at which occupancy is back within the limit in force, as reconstructed
+    from the facility's stays and capacity periods."""
+    events = db.session.scalars(
+        select(OverOccupancyEvent)
+        .where(OverOccupancyEvent.facility_id == facility_id, OverOccupancyEvent.at <= instant)
+        .order_by(OverOccupancyEvent.at)
+    ).all()
+    if not events:
+        return []
+    stays = db.session.execute(
+        select(Stay.start_at, Stay.end_at).where(
+            Stay.facility_id == facility_id,
+            Stay.start_at <= instant,
+        )
+    ).all()
+    timeline = _occupancy_timeline(stays, periods, instant)
+    episodes: list[Episode] = []
+    index = 0
+    while index < len(events):
+        first = events[index]
+        end, peak, limit = _episode_end(timeline, first.at, first.occupied, first.limit)
+        count = 0
+        while index < len(events) and (end is None or events[index].at < end):
+            peak = max(peak, events[index].occupied)
+            count += 1
+            index += 1
+        episodes.append(Episode(first.at, end, peak, limit, count))
+    return list(reversed(episodes))
+
+
+def _occupancy_timeline(stays, periods: list[CapacityPeriod], until: datetime):
+    """Sorted (instant, occupied, limit) after every change up to ``until``."""
+    changes: dict[datetime, int] = {}
+    for start_at, end_at in stays:
+        changes[start_at] = changes.get(start_at, 0) + 1
+        if end_at is not None and end_at <= until:
+            changes[end_at] = changes.get(end_at, 0) - 1
+    for period in periods:
+        for moment in (period.valid_from, period.valid_until):
+            if moment is not None and moment <= until:
+                changes.setdefault(moment, 0)
+    occupied = 0
+    timeline = []
+    for moment in sorted(changes):
+        occupied += changes[moment]
+        period = next((p for p in periods if p.covers(moment)), None)
+        timeline.append((moment, occupied, period.limit if period else 0))
+    return timeline
+
+
+def _episode_end(timeline, start: datetime, occupied: int, limit: int):
+    """The first instant after ``start`` with occupancy within the limit, the peak up to
+    then and the limit at the start."""
+    peak = occupied
+    for moment, count, moment_limit in timeline:
+        if moment <= start:
+            continue
+        if count <= moment_limit:
+            return moment, peak, limit
+        peak = max(peak, count)
+    return None, peak, limit

@@ -1,0 +1,116 @@
+from datetime import date
+
+from flask import Response, abort, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from placement.facilities.params import parse_at
+from placement.models import utcnow
+from placement.reports import bp
+from placement.services import reports
+from placement.services.permissions import Permission, can
+from placement.timeutil import local
+
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@bp.before_request
+@login_required
+def require_counts():
+    """Reports show counts only, which every logged-in role may see."""
+    if not can(current_user.role, Permission.VIEW_COUNTS):
+        abort(403)
+
+
+@bp.route("/")
+def index():
+    """Choose a report: Stichtag or month."""
+    now = local(utcnow())
+    previous = date(now.year - (now.month == 1), (now.month - 2) % 12 + 1, 1)
+    return render_template(
+        "reports/index.html",
+        default_month=previous.strftime("%Y-%m"),
+        default_at=now.strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+@bp.route("/stichtag")
+def stichtag():
+    """Occupancy per facility at one instant (default now), as page, CSV or XLSX."""
+    params = parse_at(request.args, label=_("Stichtag"))
+    report = reports.stichtag_report(params.instant)
+    stamp = local(params.instant)
+    title = _("Stichtagsbericht")
+    subtitle = _("Stichtag %(at)s (Europe/Berlin)", at=stamp.strftime("%d.%m.%Y %H:%M"))
+    download = _download(
+        reports.stichtag_table(report), title, subtitle, f"stichtag-{stamp:%Y-%m-%d-%H%M}"
+    )
+    if download is not None:
+        return download
+    return render_template(
+        "reports/stichtag.html",
+        report=report,
+        params=params,
+        bands=reports.AGE_BANDS,
+        subtitle=subtitle,
+        downloads=_download_urls(),
+    )
+
+
+@bp.route("/monthly")
+def monthly():
+    """Monthly figures per facility (default: the previous month), as page, CSV or XLSX."""
+    errors: dict[str, str] = {}
+    raw = (request.args.get("month") or "").strip()
+    now = local(utcnow())
+    year, month = (now.year - (now.month == 1), (now.month - 2) % 12 + 1)
+    if raw:
+        try:
+            parsed = date.fromisoformat(raw + "-01")
+            if not 1990 <= parsed.year <= 2100:
+                raise ValueError(raw)
+            year, month = parsed.year, parsed.month
+        except ValueError:
+            errors["month"] = _(
+                "„Monat“: „%(value)s“ ist kein gültiger Monat (JJJJ-MM). Angezeigt wird der "
+                "Vormonat.",
+                value=raw,
+            )
+    report = reports.monthly_report(year, month)
+    title = _("Monatsbericht")
+    subtitle = _("%(month)02d/%(year)s (Europe/Berlin)", month=month, year=year)
+    download = _download(
+        reports.monthly_table(report), title, subtitle, f"monatsbericht-{year}-{month:02d}"
+    )
+    if download is not None:
+        return download
+    return render_template(
+        "reports/monthly.html",
+        report=report,
+        errors=errors,
+        typed=raw,
+        month_value=f"{year}-{month:02d}",
+        bands=reports.AGE_BANDS,
+        subtitle=subtitle,
+        downloads=_download_urls(),
+    )
+
+
+def _download(table, title: str, subtitle: str, filename: str):
+    fmt = request.args.get("format", "")
+    if fmt not in FORMATS:
+        return None
+    body = reports.to_csv(table) if fmt == "csv" else reports.to_xlsx(table, title, subtitle)
+    return Response(
+        body,
+        mimetype=FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'},
+    )
+
+
+def _download_urls() -> dict[str, str]:
+    args = request.args.to_dict()
+    return {fmt: url_for(request.endpoint, **{**args, "format": fmt}) for fmt in ("csv", "xlsx")}

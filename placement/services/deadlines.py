@@ -1,0 +1,104 @@
+"""Deadlines of a stay, computed on demand (never stored).
+
+- §42a (vorläufige Inobhutnahme): report for nationwide distribution within 7 working days
+  from the start; working days are Monday to Friday. Public holidays are deliberately
+  ignored (they differ per Land and year), so the date shown is the latest possible one
+  only if no holiday falls in between: staff should read it as "at the latest".
+  Distribution is excluded once one calendar month has passed since the start.
+- Coming of age: the 18th birthday, shown when it falls within the next 90 days (or has
+  already passed while the youth is still placed).
+- Emergency stays (Inobhutnahme, Clearing, Notunterkunft) planned for at most 3 months:
+  the day the stay has lasted 3 calendar months.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from placement.models.enums import FacilityKind, LegalBasis
+from placement.timeutil import local
+
+DISTRIBUTION_WORKING_DAYS = 7
+COMING_OF_AGE_WINDOW_DAYS = 90
+EMERGENCY_KINDS = frozenset(
+    {FacilityKind.INOBHUTNAHME, FacilityKind.CLEARING, FacilityKind.EMERGENCY_SHELTER}
+)
+EMERGENCY_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One dated obligation of a stay; ``due`` is a Berlin calendar day."""
+
+    code: str
+    label: str
+    due: date
+    overdue: bool
+
+
+def add_working_days(day: date, count: int) -> date:
+    """``day`` plus ``count`` working days (Mon–Fri), counting from the day after."""
+    current = day
+    remaining = count
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            remaining -= 1
+    return current
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's last day (31.01. + 1 = 28./29.02.)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def eighteenth_birthday(birth_date: date) -> date:
+    try:
+        return birth_date.replace(year=birth_date.year + 18)
+    except ValueError:  # born on 29 February
+        return date(birth_date.year + 18, 3, 1)
+
+
+def deadlines_for_stay(
+    *,
+    start_at: datetime,
+    legal_basis: LegalBasis | str,
+    facility_kind: FacilityKind | str,
+    birth_date: date,
+    instant: datetime,
+) -> list[Deadline]:
+    """The deadlines of one open stay as seen at ``instant``, soonest first."""
+    from flask_babel import gettext as _
+
+    today = local(instant).date()
+    start_day = local(start_at).date()
+    found: list[Deadline] = []
+    if LegalBasis(legal_basis) == LegalBasis.P42A:
+        report_by = add_working_days(start_day, DISTRIBUTION_WORKING_DAYS)
+        found.append(
+            Deadline(
+                "42a_report", _("Meldung zur Verteilung (§ 42a)"), report_by, today > report_by
+            )
+        )
+        excluded_from = add_months(start_day, 1)
+        found.append(
+            Deadline(
+                "42a_excluded",
+                _("Verteilung ausgeschlossen ab (§ 42a)"),
+                excluded_from,
+                today >= excluded_from,
+            )
+        )
+    adult_on = eighteenth_birthday(birth_date)
+    if adult_on <= today + timedelta(days=COMING_OF_AGE_WINDOW_DAYS):
+        found.append(Deadline("adult", _("Volljährigkeit"), adult_on, today >= adult_on))
+    if FacilityKind(facility_kind) in EMERGENCY_KINDS:
+        limit = add_months(start_day, EMERGENCY_MONTHS)
+        found.append(
+            Deadline("emergency_3m", _("Notaufnahme länger als 3 Monate"), limit, today >= limit)
+        )
+    return sorted(found, key=lambda d: d.due)

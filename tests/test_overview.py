@@ -1,0 +1,135 @@
+"""The occupancy board: hand-computed numbers, as-of instants, filters, totals, queries."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from placement.extensions import db
+from placement.models.enums import FacilityKind, Gender
+from placement.services.overview import BoardFilters, board_at
+from tests.conftest import at
+from tests.occupancy_scenario import S, build
+from tests.test_web import login
+
+
+@pytest.fixture
+def scenario(make_facility, make_youth, make_stay):
+    return build(make_facility, make_youth, make_stay)
+
+
+def rows_by_name(board):
+    return {row.facility.name: row for row in board.rows}
+
+
+def test_board_at_stichtag_matches_hand_computation(scenario):
+    rows = rows_by_name(board_at(S))
+    a, b, c = rows["Haus A"], rows["Haus B"], rows["Haus C"]
+    # y3 starts exactly at S (counted), y2 ends exactly at S (not counted).
+    assert (a.occupied, a.licensed, a.usable, a.ceiling, a.limit) == (4, 3, 3, 5, 5)
+    assert not a.over_capacity and a.free == 0
+    assert a.utilisation == pytest.approx(4 / 3)
+    assert (b.occupied, b.limit, b.reserved, b.free, b.excess) == (3, 2, 1, 0, 1)
+    assert b.over_capacity
+    assert (c.occupied, c.reserved, c.free) == (0, 1, 5)
+
+
+def test_instant_just_before_stichtag_and_capacity_change(scenario):
+    rows = rows_by_name(board_at(at("2024-03-01 11:59")))
+    assert rows["Haus A"].occupied == 4  # y1 y2 y4 y5: y2 still there, y3 not yet
+    assert rows["Haus B"].occupied == 3
+    before = rows_by_name(board_at(at("2024-02-14 23:59")))["Haus A"]
+    after = rows_by_name(board_at(at("2024-02-15 00:00")))["Haus A"]
+    assert (before.licensed, before.ceiling, before.limit, before.occupied) == (4, None, 4, 1)
+    assert (after.licensed, after.ceiling, after.limit, after.occupied) == (3, 5, 5, 1)
+
+
+def test_totals_per_kind_and_planning_area(scenario):
+    board = board_at(S)
+    areas = {t.label: t for t in board.by_planning_area}
+    west = areas["Westen"]
+    assert (west.facilities, west.occupied, west.licensed, west.reserved, west.free) == (
+        2,
+        3,
+        8,
+        2,
+        5,
+    )
+    assert west.over_capacity == 1
+    kinds = {t.label: t.occupied for t in board.by_kind}
+    assert kinds == {"Clearingeinrichtung": 3, "Inobhutnahmestelle": 4, "Wohngruppe": 0}
+    assert board.total.occupied == 7 and board.total.licensed == 11
+    # Sorted by kind label, then name.
+    assert [r.facility.name for r in board.rows] == ["Haus B", "Haus A", "Haus C"]
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (BoardFilters(kind=FacilityKind.CLEARING), {"Haus B"}),
+        (BoardFilters(planning_area="Westen"), {"Haus B", "Haus C"}),
+        (BoardFilters(gender=Gender.MALE), {"Haus A", "Haus B"}),
+        (BoardFilters(age=10), {"Haus A", "Haus B"}),
+        (BoardFilters(uma=True), {"Haus A", "Haus B"}),
+        (BoardFilters(uma=False, gender=Gender.FEMALE, age=15), {"Haus A", "Haus B", "Haus C"}),
+    ],
+)
+def test_filters(scenario, filters, expected):
+    assert set(rows_by_name(board_at(S, filters))) == expected
+
+
+def test_last_changed_is_capped_at_the_instant(scenario):
+    rows = rows_by_name(board_at(S))
+    assert rows["Haus A"].last_changed == S  # y2 ends and y3 starts exactly at S
+    assert rows["Haus C"].last_changed == at("2024-02-01 00:00")
+    assert rows["Haus B"].last_changed == at("2024-03-01 11:00")
+
+
+def test_board_runs_a_constant_number_of_queries(app, scenario, make_facility):
+    def count_queries():
+        statements = []
+
+        def listener(*args):
+            if not args[2].startswith("BEGIN"):
+                statements.append(args[2])
+
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            board_at(S)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    db.session.commit()
+    few = count_queries()
+    for _ in range(5):
+        make_facility()
+    db.session.commit()
+    assert count_queries() == few <= 8
+
+
+def test_page_shows_as_of_numbers_status_text_and_totals(app, client, scenario):
+    login(app, client)
+    html = client.get("/?at=2024-03-01T13:00").get_data(as_text=True)
+    assert "Stand 01.03.2024 13:00" in html
+    assert "überbelegt (+1)" in html  # Haus B, in text as well as colour
+    assert "Je Planungsraum" in html and "Westen" in html
+    assert 'value="2024-03-01T13:00"' in html
+    assert "133 %" in html.replace("\xa0", " ")
+
+
+def test_page_filters_by_query_parameters(app, client, scenario):
+    login(app, client)
+    html = client.get("/?at=2024-03-01T13:00&area=Westen&uma=ja").get_data(as_text=True)
+    assert "Haus B" in html and "Haus A" not in html and "Haus C" not in html
+
+
+def test_bad_instant_shows_german_error_keeps_value_and_falls_back_to_now(app, client, scenario):
+    login(app, client)
+    response = client.get("/?at=gestern%20abend&age=abc")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "„Stand“: „gestern abend“ ist kein gültiger Zeitpunkt" in html
+    assert 'value="gestern abend"' in html
+    assert "„Alter“" in html
+    assert "Haus A" in html  # the board is still shown, as of now

@@ -1,0 +1,127 @@
+"""Stichtag and monthly reports against hand-computed figures; CSV/XLSX round trips."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from placement.models.enums import EndReason
+from placement.services import reports
+from tests.occupancy_scenario import S, build
+from tests.test_web import login
+
+
+@pytest.fixture
+def scenario(make_facility, make_youth, make_stay):
+    return build(make_facility, make_youth, make_stay)
+
+
+def test_age_bands():
+    assert [reports.age_band(a) for a in (0, 2, 3, 5, 6, 11, 12, 13, 14, 15, 16, 17, 18, 25)] == [
+        0, 0, 1, 1, 2, 3, 4, 4, 5, 5, 6, 6, 7, 7
+    ]  # fmt: skip
+
+
+def test_stichtag_report(scenario):
+    report = reports.stichtag_report(S)
+    rows = {r.name: r for r in report.rows}
+    a, b = rows["Haus A"], rows["Haus B"]
+    assert (a.occupied, a.licensed, a.ceiling, a.over, a.free) == (4, 3, 5, 0, 0)
+    assert (b.occupied, b.reserved, b.over) == (3, 1, 1)
+    # Age at the Stichtag: y1 turns 18 that day, y3 is 16, y4 and y5 are 13 (born 17.05.2010).
+    assert a.bands == [0, 0, 0, 0, 2, 0, 1, 1]
+    assert a.uma == 1 and b.uma == 1
+    assert report.total.occupied == 7 and report.total.reserved == 2
+    assert report.total.bands == [0, 0, 0, 0, 5, 0, 1, 1]
+
+
+def test_monthly_report_march(scenario):
+    report = reports.monthly_report(2024, 3)
+    rows = {r.name: r for r in report.rows}
+    a, b, c = rows["Haus A"], rows["Haus B"], rows["Haus C"]
+    # Haus B: midnight counts 2 (1 day), 3 (4 days), 2 (26 days); over on 01.–05.03.
+    assert b.average == pytest.approx(66 / 31)
+    assert (b.peak, b.days_over, b.admissions, b.discharges_total) == (3, 5, 1, 1)
+    assert b.discharges == {EndReason.RETURN_HOME: 1}
+    assert b.average_length == pytest.approx(23.5)
+    assert b.uma_share == 1.0 and b.bands[4] == 1
+    # Haus A: 4 (1 day), 4 (9 days), 3 (21 days); y2 leaves exactly as y3 arrives.
+    assert a.average == pytest.approx(103 / 31)
+    assert (a.peak, a.days_over, a.admissions) == (4, 0, 1)
+    assert a.discharges == {EndReason.TRANSFER: 1, EndReason.FOLLOW_ON_HELP: 1}
+    assert a.average_length == pytest.approx((10 + 2 / 24 + 14) / 2)
+    assert a.bands[6] == 1 and a.uma_share == 1.0
+    assert (c.average, c.peak, c.admissions) == (0, 0, 0)
+    total = report.total
+    assert total.average == pytest.approx(169 / 31)
+    assert (total.peak, total.days_over, total.admissions, total.discharges_total) == (7, 5, 2, 3)
+
+
+def test_monthly_report_february_with_capacity_change(scenario):
+    rows = {r.name: r for r in reports.monthly_report(2024, 2).rows}
+    a, b = rows["Haus A"], rows["Haus B"]
+    assert a.average == pytest.approx(42 / 29)
+    assert (a.peak, a.days_over, a.admissions) == (4, 0, 4)
+    assert b.average == pytest.approx(28 / 29)
+    assert (b.peak, b.days_over, b.admissions) == (2, 0, 2)
+    c = rows["Haus C"]
+    assert c.discharges == {EndReason.RETURN_HOME: 1}  # 01.02. 00:00 UTC is still in February
+    assert c.average_length == pytest.approx(27)
+
+
+def test_stichtag_downloads_parse_back_to_the_same_numbers(app, client, scenario):
+    login(app, client)
+    text = client.get("/reports/stichtag?at=2024-03-01T13:00&format=csv").data.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text), delimiter=";"))
+    header, body = table[0], {row[0]: row for row in table[1:]}
+    assert body["Haus B"][header.index("Belegt")] == "3"
+    assert body["Haus B"][header.index("Über Kapazität")] == "1"
+    assert body["Haus A"][header.index("Auslastung (Anteil)")] == "1,3333"
+    assert body["Gesamt"][header.index("Belegt")] == "7"
+
+    response = client.get("/reports/stichtag?at=2024-03-01T13:00&format=xlsx")
+    assert response.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    values = list(sheet.iter_rows(values_only=True))
+    header = list(values[2])
+    xrows = {row[0]: row for row in values[3:]}
+    assert xrows["Haus B"][header.index("Belegt")] == 3
+    assert xrows["Gesamt"][header.index("Reserviert")] == 2
+    assert "Stichtag 01.03.2024 13:00" in values[1][0]
+
+
+def test_monthly_downloads_and_page(app, client, scenario):
+    login(app, client)
+    html = client.get("/reports/monthly?month=2024-03").get_data(as_text=True)
+    assert "Mitternachtsbestand" in html and "Haus B" in html
+    assert "2,13" in html  # 66 / 31
+    text = client.get("/reports/monthly?month=2024-03&format=csv").data.decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(text), delimiter=";"))
+    header, body = table[0], {row[0]: row for row in table[1:]}
+    assert body["Haus B"][header.index("Tage über Kapazität")] == "5"
+    assert body["Gesamt"][header.index("Höchststand")] == "7"
+    sheet = load_workbook(io.BytesIO(client.get("/reports/monthly?month=2024-03&format=xlsx").data))
+    values = list(sheet.active.iter_rows(values_only=True))
+    header = list(values[2])
+    xrows = {row[0]: row for row in values[3:]}
+    assert xrows["Haus B"][header.index("Durchschnittliche Belegung")] == pytest.approx(2.13)
+    assert xrows["Haus A"][header.index("Entlassung: Verlegung in andere Einrichtung")] == 1
+    # Reports never list persons.
+    for ref in scenario.refs.values():
+        assert ref not in html and ref not in text
+
+
+def test_bad_month_and_stichtag_are_named(app, client, scenario):
+    login(app, client)
+    html = client.get("/reports/monthly?month=2024-13").get_data(as_text=True)
+    assert "„Monat“: „2024-13“ ist kein gültiger Monat" in html
+    html = client.get("/reports/stichtag?at=nie").get_data(as_text=True)
+    assert "„Stichtag“: „nie“ ist kein gültiger Zeitpunkt" in html
+    assert client.get("/reports/").status_code == 200
+
+
+def test_reports_need_login(client):
+    assert client.get("/reports/monthly").status_code == 302
