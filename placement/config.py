@@ -22,5 +22,11 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
 
+    # Intake rules
+    RESERVATION_DEFAULT_HOURS = 2
+    RESERVATION_MAX_HOURS = 72
+    ABSCONDED_HOLD_DAYS = 3  # an absconded youth's place stays held this long
+    MAX_FUTURE_MINUTES = 10  # tolerance for clocks when a time is typed in
+
     # Demo data: the scenario file shipped with the package.
     DEMO_SCENARIO = None  # None = placement/demo/leipzig-2023-11.json

@@ -100,70 +100,77 @@ def at(text: str) -> datetime:
 _serial = itertools.count(1)
 
 
+def create_facility(
+    licensed: int = 10, valid_from: datetime | None = None, **overrides
+) -> Facility:
+    """A facility with one open-ended capacity period (needs an app context)."""
+    n = next(_serial)
+    values = {
+        "code": f"f{n}",
+        "name": f"Einrichtung {n}",
+        "kind": "inobhutnahme",
+        "age_min": 0,
+        "age_max": 17,
+        "genders": "dfm",
+        "uma_policy": "allowed",
+        "planning_area": "Mitte/Süd",
+        "latitude": 51.34,
+        "longitude": 12.37,
+    }
+    values.update(overrides)
+    facility = Facility(**values)
+    db.session.add(facility)
+    db.session.flush()
+    capacity.add_capacity_period(
+        audit.SYSTEM,
+        facility.id,
+        valid_from=valid_from or at("2020-01-01 00:00"),
+        licensed_places=licensed,
+    )
+    return facility
+
+
+def create_youth(**overrides) -> Youth:
+    n = next(_serial)
+    values = {
+        "reference": f"Y-{n:05d}",
+        "birth_date": date(2010, 5, 17),
+        "gender": "m",
+        "uma": False,
+    }
+    values.update(overrides)
+    youth = Youth(**values)
+    db.session.add(youth)
+    db.session.flush()
+    return youth
+
+
+def create_stay(youth, facility, start: str, end: str | None = None, **overrides):
+    return stays.record_stay(
+        audit.SYSTEM,
+        youth_id=youth.id,
+        facility_id=facility.id,
+        legal_basis=overrides.pop("legal_basis", "42-1-2"),
+        start_at=at(start),
+        end_at=at(end) if end else None,
+        end_reason=overrides.pop("end_reason", "return_home" if end else None),
+        **overrides,
+    )
+
+
+# Factory fixtures for service-level tests, which hold an app context (``ctx``). Tests that
+# send requests should build their data with the functions above inside a short
+# ``with app.app_context()`` instead, so that each request gets its own session.
 @pytest.fixture
 def make_facility(ctx):
-    """Create a facility with one open-ended capacity period; keyword overrides apply."""
-
-    def factory(licensed: int = 10, valid_from: datetime | None = None, **overrides) -> Facility:
-        n = next(_serial)
-        values = {
-            "code": f"f{n}",
-            "name": f"Einrichtung {n}",
-            "kind": "inobhutnahme",
-            "age_min": 0,
-            "age_max": 17,
-            "genders": "dfm",
-            "uma_policy": "allowed",
-            "planning_area": "Mitte/Süd",
-            "latitude": 51.34,
-            "longitude": 12.37,
-        }
-        values.update(overrides)
-        facility = Facility(**values)
-        db.session.add(facility)
-        db.session.flush()
-        capacity.add_capacity_period(
-            audit.SYSTEM,
-            facility.id,
-            valid_from=valid_from or at("2020-01-01 00:00"),
-            licensed_places=licensed,
-        )
-        return facility
-
-    return factory
+    return create_facility
 
 
 @pytest.fixture
 def make_youth(ctx):
-    def factory(**overrides) -> Youth:
-        n = next(_serial)
-        values = {
-            "reference": f"Y-{n:05d}",
-            "birth_date": date(2010, 5, 17),
-            "gender": "m",
-            "uma": False,
-        }
-        values.update(overrides)
-        youth = Youth(**values)
-        db.session.add(youth)
-        db.session.flush()
-        return youth
-
-    return factory
+    return create_youth
 
 
 @pytest.fixture
 def make_stay(ctx):
-    def factory(youth, facility, start: str, end: str | None = None, **overrides):
-        return stays.record_stay(
-            audit.SYSTEM,
-            youth_id=youth.id,
-            facility_id=facility.id,
-            legal_basis=overrides.pop("legal_basis", "42-1-2"),
-            start_at=at(start),
-            end_at=at(end) if end else None,
-            end_reason=overrides.pop("end_reason", "return_home" if end else None),
-            **overrides,
-        )
-
-    return factory
+    return create_stay

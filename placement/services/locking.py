@@ -1,0 +1,49 @@
+"""Write transactions that check capacity take their locks first.
+
+SQLite: the transaction must begin IMMEDIATE (the database-wide write lock), otherwise two
+requests could both read "one place free" before either writes. PostgreSQL: the facility
+rows are locked with SELECT ... FOR UPDATE, in id order so that moves never deadlock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from placement.database import SQLITE_BEGIN_OPTION
+from placement.extensions import db
+from placement.models import Facility
+
+WROTE = "placement_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_written(session, _context) -> None:
+    session.info[WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_written(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(WROTE, None)
+
+
+def lock_facilities(facility_ids: Iterable[int]) -> None:
+    """Serialise capacity decisions on these facilities until the transaction ends."""
+    session = db.session()
+    if session.get_bind().dialect.name == "sqlite":
+        if session.new or session.dirty or session.deleted:
+            session.flush()
+        if session.info.get(WROTE):
+            return  # a transaction that has written already holds SQLite's write lock
+        if session.in_transaction():
+            # Only reads so far (e.g. loading the logged-in user): end that transaction so
+            # that the next one can begin IMMEDIATE.
+            session.rollback()
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        return
+    ids = sorted(set(facility_ids))
+    session.execute(
+        select(Facility.id).where(Facility.id.in_(ids)).order_by(Facility.id).with_for_update()
+    )
