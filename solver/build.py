@@ -25,6 +25,7 @@ class ModelVars:
     occupancy_range: dict[int, tuple[int, int]] = field(default_factory=dict)
     levels: list[cp_model.LinearExprT] = field(default_factory=list)
     level_terms: list[tuple[list[cp_model.IntVar], list[int]]] = field(default_factory=list)
+    targets: dict[int, list[int]] = field(default_factory=dict)
 
     def level_value(self, level: int, values: dict[cp_model.IntVar, int]) -> int:
         """A level's value under a complete assignment of values to variables."""
@@ -41,29 +42,50 @@ class TransferModel:
 
 
 def add_move_variables(
-    model: cp_model.CpModel, prep: Prepared, units: list[int], mv: ModelVars
+    model: cp_model.CpModel,
+    prep: Prepared,
+    units: list[int],
+    mv: ModelVars,
+    domains: dict[tuple[int, int], tuple[int, int]] | None = None,
 ) -> None:
-    """One variable per eligible (unit, target): how many of the unit's items go there."""
+    """One variable per eligible (unit, target): how many of the unit's items go there.
+
+    `domains` (from reduced-cost fixing) narrows them; pairs fixed at zero get no variable.
+    """
     for ui in units:
         unit = prep.units[ui]
         for g in unit.targets:
+            lo, hi = (0, unit.count) if domains is None else domains.get((ui, g), (0, 0))
+            if hi <= 0:
+                continue
             if unit.count == 1:
                 mv.x[ui, g] = model.new_bool_var(f"x_{ui}_{g}")
+                if lo:
+                    model.add(mv.x[ui, g] == 1)
             else:
-                mv.x[ui, g] = model.new_int_var(0, unit.count, f"x_{ui}_{g}")
+                mv.x[ui, g] = model.new_int_var(lo, hi, f"x_{ui}_{g}")
+        mv.targets[ui] = [g for g in unit.targets if (ui, g) in mv.x]
 
 
 def add_unit_conservation(
-    model: cp_model.CpModel, prep: Prepared, units: list[int], mv: ModelVars
+    model: cp_model.CpModel,
+    prep: Prepared,
+    units: list[int],
+    mv: ModelVars,
+    stay_bounds: dict[int, tuple[int, int]] | None = None,
 ) -> None:
     """Rule 1 and 5: each item ends in one place; a group unit moves whole or not at all."""
     for ui in units:
         unit = prep.units[ui]
-        if len(unit.targets) > 1:
-            if unit.count == 1:
-                model.add_at_most_one(mv.x[ui, g] for g in unit.targets)
-            else:
-                model.add(sum(mv.x[ui, g] for g in unit.targets) <= unit.count)
+        xs = [mv.x[ui, g] for g in mv.targets[ui]]
+        if not xs:
+            continue
+        stay_lo, stay_hi = (0, unit.count) if stay_bounds is None else stay_bounds[ui]
+        if unit.count == 1 and stay_lo == 0:
+            if len(xs) > 1:
+                model.add_at_most_one(xs)
+        else:
+            model.add_linear_constraint(sum(xs), unit.count - stay_hi, unit.count - stay_lo)
 
 
 def add_occupancy(
@@ -75,7 +97,7 @@ def add_occupancy(
     inflow_max = dict.fromkeys(facilities, 0)
     for ui in units:
         unit = prep.units[ui]
-        for g in unit.targets:
+        for g in mv.targets[ui]:
             out_terms[unit.home].append(unit.size * mv.x[ui, g])
             in_terms[g].append(unit.size * mv.x[ui, g])
             inflow_max[g] += unit.size * unit.count
@@ -115,16 +137,22 @@ def add_move_budget(
 ) -> None:
     """Rule 6: at most `budget` youths move (a group of three counts three)."""
     if budget is not None:
-        xs = [mv.x[ui, g] for ui in units for g in prep.units[ui].targets]
-        sizes = [prep.units[ui].size for ui in units for _g in prep.units[ui].targets]
+        xs = list(mv.x.values())
+        sizes = [prep.units[ui].size for ui, _g in mv.x]
         model.add(cp_model.LinearExpr.weighted_sum(xs, sizes) <= budget)
 
 
 def add_objective_levels(prep: Prepared, units: list[int], mv: ModelVars) -> None:
     """The four lexicographic levels as (variables, coefficients), in priority order."""
-    xs = [mv.x[ui, g] for ui in units for g in prep.units[ui].targets]
-    sizes = [prep.units[ui].size for ui in units for _g in prep.units[ui].targets]
-    dists = [prep.units[ui].size * d for ui in units for d in prep.units[ui].dists]
+    keys = list(mv.x)
+    xs = [mv.x[k] for k in keys]
+    sizes = [prep.units[ui].size for ui, _g in keys]
+    dist_of = {
+        (ui, g): d
+        for ui in units
+        for g, d in zip(prep.units[ui].targets, prep.units[ui].dists, strict=True)
+    }
+    dists = [prep.units[ui].size * dist_of[ui, g] for ui, g in keys]
     over = list(mv.overflow.values())
     short = list(mv.shortfall.values())
     mv.level_terms = [
@@ -136,14 +164,20 @@ def add_objective_levels(prep: Prepared, units: list[int], mv: ModelVars) -> Non
     mv.levels = [cp_model.LinearExpr.weighted_sum(v, c) for v, c in mv.level_terms]
 
 
-def build_model(prep: Prepared, components: list[Component], budget: int | None) -> TransferModel:
+def build_model(
+    prep: Prepared,
+    components: list[Component],
+    budget: int | None,
+    domains: dict[tuple[int, int], tuple[int, int]] | None = None,
+    stay_bounds: dict[int, tuple[int, int]] | None = None,
+) -> TransferModel:
     """The CP-SAT model for one or more components, optionally sharing a move budget."""
     units = [ui for comp in components for ui in comp.units]
     facilities = [f for comp in components for f in comp.facilities]
     model = cp_model.CpModel()
     mv = ModelVars()
-    add_move_variables(model, prep, units, mv)
-    add_unit_conservation(model, prep, units, mv)
+    add_move_variables(model, prep, units, mv, domains)
+    add_unit_conservation(model, prep, units, mv, stay_bounds)
     add_occupancy(model, prep, units, facilities, mv)
     add_overflow(model, prep, facilities, mv)
     add_reserve_shortfall(model, prep, facilities, mv)
@@ -161,7 +195,7 @@ def hint_values(
     for ui in tm.units:
         unit = prep.units[ui]
         chosen = assignment.get(ui, {})
-        for g in unit.targets:
+        for g in tm.vars.targets[ui]:
             k = chosen.get(g, 0)
             values[tm.vars.x[ui, g]] = k
             occ[unit.home] -= k * unit.size

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from solver.classes import Component, Prepared
@@ -26,11 +27,26 @@ _COST_LIMIT = 2**62
 
 
 @dataclass(slots=True)
+class _Network:
+    """The arcs of a solved flow, kept for computing reduced costs."""
+
+    tails: np.ndarray
+    heads: np.ndarray
+    caps: np.ndarray
+    costs: np.ndarray
+    flows: np.ndarray
+    n_nodes: int
+    move_arcs: list[tuple[int, int, int]]  # (arc position, unit index, target)
+    stay_arcs: dict[int, int]  # unit index -> arc position
+
+
+@dataclass(slots=True)
 class FlowResult:
     assignment: Assignment
     objective: Objective
     cost: int
     split_groups: dict[int, dict[int, int]]
+    network: _Network | None = None
 
     @property
     def groups_whole(self) -> bool:
@@ -38,21 +54,42 @@ class FlowResult:
 
 
 class FlowWeights:
-    """Weights that fold the four levels into one integer cost for one component."""
+    """Integer weights that fold lexicographic levels into one flow cost.
 
-    def __init__(self, prep: Prepared, comp: Component) -> None:
+    A move costs `w3` plus, if `with_distance`, its distance; a youth above the usable places
+    costs `w2`, above capacity `w1 + w2`. The weights only need to dominate the lower levels
+    *of the optimum* (every other plan's lower levels add non-negative cost), so bounds on
+    the optimum's values suffice.
+    """
+
+    def __init__(self, w1: int, w2: int, w3: int, with_distance: bool, nodes: int, total: int):
+        self.w1, self.w2, self.w3, self.with_distance = w1, w2, w3, with_distance
+        # The cost-scaling algorithm multiplies costs by the number of nodes.
+        biggest = w1 + w2
+        self.fits = biggest * (nodes + 1) < _COST_LIMIT and biggest * (total + 1) < _COST_LIMIT
+
+    @classmethod
+    def without_distance(cls, prep: Prepared, comp: Component) -> FlowWeights:
+        """Overflow, shortfall and moves: the optimum moves at most everyone movable and has
+        at most every youth of the component above the usable places."""
         units = [prep.units[i] for i in comp.units]
         movable = sum(u.size * u.count for u in units)
-        dist_total = sum(u.size * u.count * max(u.dists) for u in units)
         people = sum(prep.occupancy[f] for f in comp.facilities)
-        self.w3 = dist_total + 1
-        self.w2 = self.w3 * (movable + 1)
-        self.w1 = self.w2 * (people + 1)
+        w2 = movable + 1
         nodes = len(units) + len(comp.facilities) + 1
-        # The cost-scaling algorithm multiplies costs by the number of nodes.
-        self.fits = (self.w1 + self.w2) * (nodes + 1) < _COST_LIMIT and (
-            (self.w1 + self.w2) * (movable + 1) < _COST_LIMIT
-        )
+        return cls(w2 * (people + 1), w2, 1, False, nodes, movable)
+
+    @classmethod
+    def with_known(cls, prep: Prepared, comp: Component, first: Objective) -> FlowWeights:
+        """All four levels, given the optimum's shortfall and moves from the first flow."""
+        units = [prep.units[i] for i in comp.units]
+        movable = sum(u.size * u.count for u in units)
+        d_max = max((max(u.dists) for u in units), default=0)
+        w3 = first.moves * d_max + 1
+        w2 = w3 * (first.moves + 1)
+        w1 = w2 * (first.reserve_shortfall + 1)
+        nodes = len(units) + len(comp.facilities) + 1
+        return cls(w1, w2, w3, True, nodes, movable)
 
 
 def component_objective(prep: Prepared, comp: Component, assignment: Assignment) -> Objective:
@@ -83,6 +120,7 @@ def solve_flow(
     comp: Component,
     weights: FlowWeights,
     forced: dict[int, int | None] | None = None,
+    keep_network: bool = False,
 ) -> FlowResult | None:
     """Min-cost flow for a component; `forced` pins group units to a target (None = stay)."""
     forced = forced or {}
@@ -95,12 +133,14 @@ def solve_flow(
     caps: list[int] = []
     costs: list[int] = []
     move_arcs: list[tuple[int, int, int]] = []  # (arc position, unit position, target)
+    stay_arcs: dict[int, int] = {}
     total = 0
     for pos, unit in enumerate(units):
         amount = unit.size * unit.count
         total += amount
         choice = forced.get(unit.index, -1)
         if choice is None or choice == -1:
+            stay_arcs[unit.index] = len(tails)
             tails.append(pos)
             heads.append(n_units + local[unit.home])
             caps.append(amount)
@@ -114,7 +154,7 @@ def solve_flow(
             tails.append(pos)
             heads.append(n_units + local[g])
             caps.append(amount)
-            costs.append(weights.w3 + d)
+            costs.append(weights.w3 + (d if weights.with_distance else 0))
     for f, lf in local.items():
         fac = prep.facilities[f]
         fixed = prep.fixed[f]
@@ -134,8 +174,8 @@ def solve_flow(
     smcf.set_nodes_supplies(list(range(sink + 1)), supplies)
     if smcf.solve() != smcf.OPTIMAL:
         return None
-    move_ids = arcs[[a for a, _, _ in move_arcs]] if move_arcs else arcs[:0]
-    flows = smcf.flows(move_ids).tolist() if move_arcs else []
+    all_flows = smcf.flows(arcs)
+    flows = all_flows[[a for a, _, _ in move_arcs]].tolist() if move_arcs else []
     youth_flows: dict[int, dict[int, int]] = {}
     for (_a, pos, g), flow in zip(move_arcs, flows, strict=True):
         if flow:
@@ -152,7 +192,19 @@ def solve_flow(
         else:
             assignment[unit.index] = dict(per_target)
     objective = _objective_from_flows(prep, comp, units, youth_flows)
-    return FlowResult(assignment, objective, int(smcf.optimal_cost()), split)
+    network = None
+    if keep_network:
+        network = _Network(
+            np.asarray(tails, dtype=np.int64),
+            np.asarray(heads, dtype=np.int64),
+            np.asarray(caps, dtype=np.int64),
+            np.asarray(costs, dtype=np.int64),
+            np.asarray(all_flows, dtype=np.int64),
+            sink + 1,
+            [(a, units[pos].index, g) for a, pos, g in move_arcs],
+            stay_arcs,
+        )
+    return FlowResult(assignment, objective, int(smcf.optimal_cost()), split, network)
 
 
 def _objective_from_flows(
@@ -188,7 +240,13 @@ def solve_component_flow(
     optimal when its objective equals `bound`. Both are None when the folded weights would
     not fit in 64 bits; `result` is None when no whole-group repair was found.
     """
-    weights = FlowWeights(prep, comp)
+    first_weights = FlowWeights.without_distance(prep, comp)
+    if not first_weights.fits:
+        return None, None
+    first = solve_flow(prep, comp, first_weights)
+    if first is None:
+        return None, None
+    weights = FlowWeights.with_known(prep, comp, first.objective)
     if not weights.fits:
         return None, None
     relaxed = solve_flow(prep, comp, weights)
@@ -226,3 +284,58 @@ def solve_component_flow(
     if current.groups_whole and (fallback is None or current.cost <= fallback.cost):
         return current, bound
     return fallback, bound
+
+
+def potentials(net: _Network) -> np.ndarray:
+    """Optimal node potentials: shortest distances in the residual graph (Bellman-Ford).
+
+    With these, every arc's reduced cost is >= 0 if it may still carry more flow and <= 0 if
+    it carries some, which is what reduced-cost fixing needs.
+    """
+    fwd = net.flows < net.caps
+    bwd = net.flows > 0
+    tails = np.concatenate([net.tails[fwd], net.heads[bwd]])
+    heads = np.concatenate([net.heads[fwd], net.tails[bwd]])
+    costs = np.concatenate([net.costs[fwd], -net.costs[bwd]])
+    order = np.argsort(heads, kind="stable")
+    tails, heads, costs = tails[order], heads[order], costs[order]
+    starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]])
+    targets = heads[starts]
+    dist = np.zeros(net.n_nodes, dtype=np.int64)
+    for _ in range(net.n_nodes + 1):
+        best = np.minimum.reduceat(dist[tails] + costs, starts)
+        improved = best < dist[targets]
+        if not improved.any():
+            return dist
+        dist[targets[improved]] = best[improved]
+    raise RuntimeError("negative cycle in residual graph: flow not optimal")
+
+
+def fixing_bounds(
+    prep: Prepared, result: FlowResult, gap: int
+) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, tuple[int, int]]]:
+    """Reduced-cost fixing: item bounds per (unit, target) and per unit's stay, valid for
+    every plan whose folded cost is at most the relaxation's optimum plus `gap`."""
+    net = result.network
+    assert net is not None
+    pi = potentials(net)
+    rc = net.costs + pi[net.tails] - pi[net.heads]
+
+    def youth_range(a: int) -> tuple[int, int]:
+        flow, cap, r = int(net.flows[a]), int(net.caps[a]), int(rc[a])
+        if r == 0:
+            return 0, cap
+        slack = gap // abs(r)
+        return max(0, flow - slack), min(cap, flow + slack)
+
+    moves: dict[tuple[int, int], tuple[int, int]] = {}
+    for a, ui, g in net.move_arcs:
+        lo, hi = youth_range(a)
+        size = prep.units[ui].size
+        moves[ui, g] = (-(-lo // size), hi // size)
+    stays: dict[int, tuple[int, int]] = {}
+    for ui, a in net.stay_arcs.items():
+        lo, hi = youth_range(a)
+        size = prep.units[ui].size
+        stays[ui] = (-(-lo // size), hi // size)
+    return moves, stays

@@ -22,7 +22,14 @@ from ortools.sat.python import cp_model
 from solver.build import assignment_from, build_model, hint_values
 from solver.classes import Component, Prepared, prepare
 from solver.explain import explain
-from solver.flow import Assignment, component_objective, solve_component_flow
+from solver.flow import (
+    Assignment,
+    FlowWeights,
+    component_objective,
+    fixing_bounds,
+    solve_component_flow,
+    solve_flow,
+)
 from solver.model import (
     FEASIBLE,
     INVALID_INPUT,
@@ -66,9 +73,11 @@ def solve_lexicographic(
     bounds: list[int | None],
     clock: _Clock,
     workers: int,
+    domains: dict[tuple[int, int], tuple[int, int]] | None = None,
+    stay_bounds: dict[int, tuple[int, int]] | None = None,
 ) -> LexResult:
     """Minimise the four levels in turn; each level is fixed at its proven optimum."""
-    tm = build_model(prep, components, budget)
+    tm = build_model(prep, components, budget, domains, stay_bounds)
     best = hint
     values: list[int] = []
     bounds = list(bounds)
@@ -103,6 +112,34 @@ def solve_lexicographic(
             best = assignment_from(tm, prep, solver)
         return LexResult(best, level, values)
     return LexResult(best, len(LEVELS), values)
+
+
+def _reduced_cost_fixing(
+    prep: Prepared, comp: Component, incumbent: Objective, bound: Objective
+) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, tuple[int, int]]] | None:
+    """Narrow the variables of a component to those that can still beat the incumbent.
+
+    Exact when the incumbent (a whole-group plan) already reaches the relaxation's overflow
+    and shortfall: then the optimum has them too, at most the incumbent's moves, and with
+    weights built from that many moves the folded cost orders all such plans correctly. Any
+    arc whose reduced cost exceeds the incumbent's cost gap is fixed at its relaxed flow.
+    """
+    if (incumbent.overflow, incumbent.reserve_shortfall) != (
+        bound.overflow,
+        bound.reserve_shortfall,
+    ):
+        return None
+    most_moves = max(incumbent.moves, bound.moves)
+    weights = FlowWeights.with_known(
+        prep, comp, Objective(bound.overflow, bound.reserve_shortfall, most_moves, 0)
+    )
+    if not weights.fits:
+        return None
+    relaxed = solve_flow(prep, comp, weights, keep_network=True)
+    if relaxed is None or relaxed.objective != bound:
+        return None
+    gap = weights.w3 * (incumbent.moves - bound.moves) + incumbent.distance - bound.distance
+    return fixing_bounds(prep, relaxed, gap)
 
 
 def _trim_to_budget(
@@ -181,7 +218,15 @@ def propose(
         stats["cp_sat_components"] += 1
         hint = result.assignment if result is not None else {}
         level_bounds: list[int | None] = list(bound.as_tuple()) if bound else [None] * 4
-        lex = solve_lexicographic(prep, [comp], None, hint, level_bounds, clock, workers)
+        domains, stays = None, None
+        if result is not None and bound is not None:
+            fixed = _reduced_cost_fixing(prep, comp, result.objective, bound)
+            if fixed is not None:
+                domains, stays = fixed
+                stats["fixed_by_reduced_cost"] = stats.get("fixed_by_reduced_cost", 0) + 1
+        lex = solve_lexicographic(
+            prep, [comp], None, hint, level_bounds, clock, workers, domains, stays
+        )
         solutions[ci] = lex.assignment
         proven[ci] = lex.proven
 
