@@ -245,13 +245,14 @@ def admit(
     """Admit an existing or new youth into a facility; never refused for lack of places."""
     permissions.require(actor.role, Permission.ADMIT)
     basis = _legal_basis(legal_basis)
-    instant = _instant(start, "start")
     override = _reason_text(override_reason, "override_reason")
     if (youth_id is None) == (new_youth is None):
         raise PlacementError(
             "Bitte entweder eine vorhandene Person oder neue Angaben senden.", field="youth"
         )
     lock_facilities([facility_id])
+    # "now" is read under the lock, so that it follows every admission that went before.
+    instant = _instant(start, "start")
     facility = active_facility(facility_id)
 
     if youth_id is not None:
@@ -387,13 +388,13 @@ def move(
     """Close the stay and open the next one in another facility, in one transaction."""
     permissions.require(actor.role, Permission.DISCHARGE)
     permissions.require(actor.role, Permission.ADMIT)
-    instant = _instant(time, "time")
     override = _reason_text(override_reason, "override_reason")
     basis = _legal_basis(legal_basis) if legal_basis is not None else None
     first = db.session.get(Stay, stay_id)
     if first is None:
         raise NotFound("Dieser Aufenthalt ist nicht bekannt.", field="stay_id")
     lock_facilities([first.facility_id, facility_id])
+    instant = _instant(time, "time")
     first = _open_stay(stay_id)
     target = active_facility(facility_id)
     if target.id == first.facility_id:

@@ -39,6 +39,11 @@ def reserve(
     Unlike an admission, a reservation needs a truly free place: it can never hand out a
     place that is already taken or held."""
     permissions.require(actor.role, Permission.ADMIT)
+    if note is not None and len(note) > 200:
+        raise PlacementError("Die Notiz ist zu lang (höchstens 200 Zeichen).", field="note")
+    lock_facilities([facility_id])
+    # Read the clock only under the lock: a reservation made while this request waited
+    # must lie in the past of this one, or it would not be counted.
     current = utc_now()
     config = current_app.config
     expires = expires_at or current + timedelta(hours=config["RESERVATION_DEFAULT_HOURS"])
@@ -49,9 +54,6 @@ def reserve(
             f"Eine Reservierung gilt höchstens {config['RESERVATION_MAX_HOURS']} Stunden.",
             field="expires_at",
         )
-    if note is not None and len(note) > 200:
-        raise PlacementError("Die Notiz ist zu lang (höchstens 200 Zeichen).", field="note")
-    lock_facilities([facility_id])
     facility = active_facility(facility_id)
     state = capacity_state(facility.id, current)
     if state.free < 1:
