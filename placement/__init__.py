@@ -95,6 +95,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from placement.api import bp as api_bp
     from placement.auth import bp as auth_bp
+    from placement.intake import bp as intake_bp
     from placement.facilities import bp as facilities_bp
     from placement.main import bp as main_bp
     from placement.reports import bp as reports_bp
@@ -102,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(intake_bp)
     app.register_blueprint(facilities_bp)
     app.register_blueprint(reports_bp)
 

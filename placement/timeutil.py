@@ -24,3 +24,17 @@ def parse_instant(text: str) -> datetime:
 
 def local(value: datetime) -> datetime:
     return value.astimezone(BERLIN)
+
+
+def from_local(value: datetime | None) -> datetime | None:
+    """A naive wall-clock time typed in a form, read as Berlin time, as an aware UTC instant."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BERLIN)
+    return value.astimezone(UTC)
+
+
+def to_local_naive(value: datetime | None) -> datetime | None:
+    """An instant as naive Berlin wall-clock time, to prefill datetime-local inputs."""
+    return None if value is None else value.astimezone(BERLIN).replace(tzinfo=None)

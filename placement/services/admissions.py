@@ -82,7 +82,7 @@ class MoveResult:
 # --- shared checks ------------------------------------------------------------------------
 
 
-def _instant(value: datetime | None, name: str) -> datetime:
+def checked_instant(value: datetime | None, name: str) -> datetime:
     """The given instant (default now), refused when it lies noticeably in the future."""
     current = utc_now()
     if value is None:
@@ -210,19 +210,21 @@ def preview_admission(
     gender,
     uma: bool,
     start: datetime | None = None,
-    count: int = 1,
+    released: int = 0,
 ) -> tuple[list[str], list[Warning]]:
-    """Profile mismatches and capacity warnings an admission would cause now (read only)."""
+    """Profile mismatches and capacity warnings an admission would cause (read only).
+
+    ``released`` places are held by the reservation the admission turns into."""
     facility = active_facility(facility_id)
-    instant = start or utc_now()
+    instant = checked_instant(start, "start")
     mismatches = profile_mismatches(facility, age_on(birth_date, instant), gender, uma)
     state = capacity_state(facility.id, instant)
     after = CapacityState(
         state.licensed,
         state.usable,
         state.limit,
-        state.occupied + count,
-        state.reserved,
+        state.occupied + 1,
+        max(0, state.reserved - released),
         state.has_period,
     )
     return mismatches, capacity_warnings(facility, after)
@@ -252,7 +254,7 @@ def admit(
         )
     lock_facilities([facility_id])
     # "now" is read under the lock, so that it follows every admission that went before.
-    instant = _instant(start, "start")
+    instant = checked_instant(start, "start")
     facility = active_facility(facility_id)
 
     if youth_id is not None:
@@ -340,7 +342,7 @@ def discharge(
     """End a stay. After an absconding the place stays held for ABSCONDED_HOLD_DAYS."""
     permissions.require(actor.role, Permission.DISCHARGE)
     end_reason = _end_reason(reason)
-    instant = _instant(end, "time")
+    instant = checked_instant(end, "time")
     stay = _open_stay(stay_id)
     if instant <= stay.start_at:
         raise PlacementError("Das Ende muss nach der Aufnahme liegen.", field="time")
@@ -394,7 +396,7 @@ def move(
     if first is None:
         raise NotFound("Dieser Aufenthalt ist nicht bekannt.", field="stay_id")
     lock_facilities([first.facility_id, facility_id])
-    instant = _instant(time, "time")
+    instant = checked_instant(time, "time")
     first = _open_stay(stay_id)
     target = active_facility(facility_id)
     if target.id == first.facility_id:
@@ -457,9 +459,11 @@ def correct_stay(
     lock_facilities(targets)
     before = audit.snapshot(stay)
 
-    new_start = stay.start_at if start_at is UNSET else _instant(start_at, "start_at")
+    new_start = stay.start_at if start_at is UNSET else checked_instant(start_at, "start_at")
     new_end = (
-        stay.end_at if end_at is UNSET else (None if end_at is None else _instant(end_at, "end_at"))
+        stay.end_at
+        if end_at is UNSET
+        else (None if end_at is None else checked_instant(end_at, "end_at"))
     )
     new_reason = (
         stay.end_reason

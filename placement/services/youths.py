@@ -47,12 +47,9 @@ def generate_reference(instant: datetime) -> str:
             return reference
 
 
-def create_youth(
-    actor: audit.Actor, data: NewYouth, *, at: datetime, prefix: str = "youth."
-) -> Youth:
-    """Create a youth record; ``at`` is the admission instant the age is checked against.
-
-    Field names in errors carry ``prefix`` (``youth.birth_date``), as the API nests them."""
+def validate_new_youth(data: NewYouth, *, at: datetime, prefix: str = "youth.") -> str | None:
+    """Check a typed-in youth against the admission instant ``at``; returns the cleaned
+    reference (None: to be generated). Field names in errors carry ``prefix``."""
     today = at.astimezone(BERLIN).date()
     if data.birth_date > today:
         raise PlacementError("Das Geburtsdatum liegt in der Zukunft.", field=f"{prefix}birth_date")
@@ -62,12 +59,14 @@ def create_youth(
             field=f"{prefix}birth_date",
         )
     try:
-        gender = Gender(data.gender)
+        Gender(data.gender)
     except ValueError as exc:
         raise PlacementError(
             "Geschlecht: 'f', 'm' oder 'd' angeben.", field=f"{prefix}gender"
         ) from exc
-    reference = (data.reference or "").strip() or generate_reference(at)
+    reference = (data.reference or "").strip() or None
+    if reference is None:
+        return None
     if len(reference) > 40:
         raise PlacementError(
             "Das Kürzel ist zu lang (höchstens 40 Zeichen).", field=f"{prefix}reference"
@@ -77,6 +76,13 @@ def create_youth(
             f"Das Kürzel „{reference}“ ist bereits vergeben; bitte die vorhandene Person wählen.",
             field=f"{prefix}reference",
         )
+    return reference
+
+
+def create_youth(actor: audit.Actor, data: NewYouth, *, at: datetime) -> Youth:
+    """Create a youth record after ``validate_new_youth``; ``at`` is the admission instant."""
+    reference = validate_new_youth(data, at=at) or generate_reference(at)
+    gender = Gender(data.gender)
     if data.age_assessment is not None:
         assessment = AgeAssessment(data.age_assessment)
     else:

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("intake", __name__)
+
+from placement.intake import routes  # noqa: E402,F401

@@ -1,0 +1,174 @@
+"""Intake forms. Labels and messages in German; the services do the real checks."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from placement.models.enums import EndReason, Gender, LegalBasis, choices
+
+DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+GENDER_CHOICES = [
+    (g.value, label) for g, label in zip(Gender, [c[1] for c in choices(Gender)], strict=True)
+]
+UMA_CHOICES = [("0", _l("nein")), ("1", _l("ja (unbegleitet)"))]
+REQUIRED = _l("Bitte ausfüllen.")
+
+
+class PlaceSearchForm(FlaskForm):
+    """GET form of the place finder (no CSRF needed for a read)."""
+
+    class Meta:
+        csrf = False
+
+    age = IntegerField(
+        _l("Alter (Jahre)"),
+        validators=[Optional(), NumberRange(0, 27, _l("Alter zwischen 0 und 27 angeben."))],
+    )
+    birth_date = DateField(_l("oder Geburtsdatum"), validators=[Optional()])
+    gender = RadioField(
+        _l("Geschlecht"),
+        choices=GENDER_CHOICES,
+        validators=[InputRequired(_l("Bitte Geschlecht wählen."))],
+    )
+    uma = RadioField(
+        _l("Unbegleitet eingereist (umA)"),
+        choices=UMA_CHOICES,
+        default="0",
+        validators=[InputRequired(REQUIRED)],
+    )
+    siblings = IntegerField(
+        _l("Geschwister gemeinsam unterbringen (Anzahl Kinder)"),
+        default=1,
+        validators=[Optional(), NumberRange(1, 12, _l("Zwischen 1 und 12 angeben."))],
+    )
+    near = SelectField(_l("In der Nähe von"), choices=[], validate_choice=False)
+    lat = DecimalField(_l("oder Breite"), places=None, validators=[Optional()])
+    lon = DecimalField(_l("Länge"), places=None, validators=[Optional()])
+    submit = SubmitField(_l("Plätze suchen"))
+
+
+class AdmissionForm(FlaskForm):
+    facility_id = SelectField(
+        _l("Einrichtung"), coerce=int, validators=[DataRequired(_l("Bitte Einrichtung wählen."))]
+    )
+    reservation_id = HiddenField()
+    existing_reference = StringField(
+        _l("Bereits erfasste Person (Kürzel)"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("Leer lassen, wenn die Person neu ist."),
+    )
+    reference = StringField(
+        _l("Kürzel (pseudonym)"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("Leer lassen: wird automatisch vergeben. Keine Namen eintragen."),
+    )
+    birth_date = DateField(_l("Geburtsdatum"), validators=[Optional()])
+    birth_date_estimated = BooleanField(_l("Geburtsdatum geschätzt (Alterseinschätzung offen)"))
+    gender = RadioField(_l("Geschlecht"), choices=GENDER_CHOICES, validators=[Optional()])
+    uma = RadioField(
+        _l("Unbegleitet eingereist (umA)"),
+        choices=UMA_CHOICES,
+        default="0",
+        validators=[Optional()],
+    )
+    file_number = StringField(_l("Aktenzeichen"), validators=[Optional(), Length(max=60)])
+    sibling_group = StringField(
+        _l("Geschwistergruppe"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("Gleiches Kürzel für Geschwister, z. B. G-17."),
+    )
+    legal_basis = SelectField(
+        _l("Rechtsgrundlage"), choices=choices(LegalBasis), validators=[DataRequired(REQUIRED)]
+    )
+    start = DateTimeLocalField(
+        _l("Aufnahme am"),
+        format=DATETIME_LOCAL,
+        validators=[Optional()],
+        description=_l("Leer lassen für jetzt."),
+    )
+    override_reason = TextAreaField(
+        _l("Grund für Aufnahme außerhalb des Profils"), validators=[Optional(), Length(max=500)]
+    )
+    confirm = HiddenField(default="")
+    submit = SubmitField(_l("Aufnehmen"))
+
+
+class ReservationForm(FlaskForm):
+    facility_id = HiddenField(validators=[DataRequired(_l("Bitte Einrichtung wählen."))])
+    hours = IntegerField(
+        _l("Gültig für (Stunden)"),
+        default=2,
+        validators=[
+            InputRequired(REQUIRED),
+            NumberRange(1, 72, _l("Zwischen 1 und 72 Stunden angeben.")),
+        ],
+    )
+    note = StringField(_l("Notiz (keine Namen)"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Platz reservieren"))
+
+
+class DischargeForm(FlaskForm):
+    reason = SelectField(
+        _l("Beendigungsgrund"), choices=choices(EndReason), validators=[DataRequired(REQUIRED)]
+    )
+    time = DateTimeLocalField(
+        _l("Zeitpunkt"),
+        format=DATETIME_LOCAL,
+        validators=[Optional()],
+        description=_l("Leer lassen für jetzt."),
+    )
+    submit = SubmitField(_l("Entlassen"))
+
+
+class MoveForm(FlaskForm):
+    facility_id = SelectField(
+        _l("Neue Einrichtung"),
+        coerce=int,
+        validators=[DataRequired(_l("Bitte Einrichtung wählen."))],
+    )
+    time = DateTimeLocalField(
+        _l("Zeitpunkt"),
+        format=DATETIME_LOCAL,
+        validators=[Optional()],
+        description=_l("Leer lassen für jetzt."),
+    )
+    with_siblings = BooleanField(_l("Geschwister in derselben Einrichtung mitverlegen"))
+    override_reason = TextAreaField(
+        _l("Grund, falls außerhalb des Profils"), validators=[Optional(), Length(max=500)]
+    )
+    submit = SubmitField(_l("Verlegen"))
+
+
+class CorrectionForm(FlaskForm):
+    facility_id = SelectField(_l("Einrichtung"), coerce=int)
+    legal_basis = SelectField(_l("Rechtsgrundlage"), choices=choices(LegalBasis))
+    start_at = DateTimeLocalField(
+        _l("Beginn"), format=DATETIME_LOCAL, validators=[InputRequired(REQUIRED)]
+    )
+    end_at = DateTimeLocalField(
+        _l("Ende"),
+        format=DATETIME_LOCAL,
+        validators=[Optional()],
+        description=_l("Leer: Aufenthalt ist offen."),
+    )
+    end_reason = SelectField(_l("Beendigungsgrund"), choices=[("", "–"), *choices(EndReason)])
+    reason = StringField(
+        _l("Warum wird korrigiert?"),
+        validators=[DataRequired(_l("Bitte den Grund der Korrektur angeben.")), Length(max=500)],
+    )
+    submit = SubmitField(_l("Korrektur speichern"))
