@@ -10,6 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+from placement import cli_synthetic
 from placement.extensions import db
 from placement.services import audit, demo, users
 from placement.services.errors import PlacementError
@@ -22,6 +23,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_scenario_command)
     app.cli.add_command(users_cli)
+    cli_synthetic.register(app)
 
 
 @click.command("seed-demo")

@@ -1,6 +1,7 @@
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
 
+from placement.facilities import display
 from placement.facilities.params import parse_board
 from placement.main import bp
 from placement.models.enums import FacilityKind, Gender, choices
@@ -23,6 +24,7 @@ def index():
         params=params,
         kind_choices=choices(FacilityKind),
         gender_choices=choices(Gender),
+        fmt=display,
     )
 
 

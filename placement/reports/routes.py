@@ -4,6 +4,7 @@ from flask import Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from placement.facilities.display import table_rows_html
 from placement.facilities.params import parse_at
 from placement.models import utcnow
 from placement.reports import bp
@@ -45,18 +46,17 @@ def stichtag():
     stamp = local(params.instant)
     title = _("Stichtagsbericht")
     subtitle = _("Stichtag %(at)s (Europe/Berlin)", at=stamp.strftime("%d.%m.%Y %H:%M"))
-    download = _download(
-        reports.stichtag_table(report), title, subtitle, f"stichtag-{stamp:%Y-%m-%d-%H%M}"
-    )
+    table = reports.stichtag_table(report)
+    download = _download(table, title, subtitle, f"stichtag-{stamp:%Y-%m-%d-%H%M}")
     if download is not None:
         return download
     return render_template(
         "reports/stichtag.html",
         report=report,
         params=params,
-        bands=reports.AGE_BANDS,
         subtitle=subtitle,
         downloads=_download_urls(),
+        **_html_table(table),
     )
 
 
@@ -82,9 +82,8 @@ def monthly():
     report = reports.monthly_report(year, month)
     title = _("Monatsbericht")
     subtitle = _("%(month)02d/%(year)s (Europe/Berlin)", month=month, year=year)
-    download = _download(
-        reports.monthly_table(report), title, subtitle, f"monatsbericht-{year}-{month:02d}"
-    )
+    table = reports.monthly_table(report)
+    download = _download(table, title, subtitle, f"monatsbericht-{year}-{month:02d}")
     if download is not None:
         return download
     return render_template(
@@ -93,9 +92,9 @@ def monthly():
         errors=errors,
         typed=raw,
         month_value=f"{year}-{month:02d}",
-        bands=reports.AGE_BANDS,
         subtitle=subtitle,
         downloads=_download_urls(),
+        **_html_table(table),
     )
 
 
@@ -114,3 +113,10 @@ def _download(table, title: str, subtitle: str, filename: str):
 def _download_urls() -> dict[str, str]:
     args = request.args.to_dict()
     return {fmt: url_for(request.endpoint, **{**args, "format": fmt}) for fmt in ("csv", "xlsx")}
+
+
+def _html_table(table) -> dict:
+    """The page shows exactly the rows of the downloads; shares are shown in per cent."""
+    headers, rows = table
+    shares = frozenset(i for i, h in enumerate(headers) if "Anteil" in h)
+    return {"headers": headers, "rows_html": table_rows_html(rows, percent_columns=shares)}

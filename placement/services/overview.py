@@ -9,14 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, type_coerce, union_all
 
 from placement.extensions import db
-from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth, utcnow
+from placement.models import (
+    CapacityPeriod,
+    Facility,
+    OverOccupancyEvent,
+    Reservation,
+    Stay,
+    UTCDateTime,
+    Youth,
+    utcnow,
+)
 from placement.models.enums import FacilityKind, Gender, UmaPolicy, label
 from placement.services import deadlines as deadline_rules
-from placement.services.capacity import capacities_at
 from placement.services.occupancy import occupancy_at, reserved_at, stays_covering
 from placement.timeutil import local
 
@@ -38,48 +47,56 @@ class BoardFilters:
         return any(v is not None for v in values)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class BoardRow:
-    facility: Facility
-    period: CapacityPeriod | None
+    """One facility's places and occupancy at an instant, as plain values.
+
+    ``facility`` is anything with id, code, name, kind, planning_area and active (a
+    lightweight result row on the board, the Facility on its page); the capacity figures
+    come from the period in force (all zero without one)."""
+
+    facility: Any
+    period_id: int | None
+    period_valid_until: datetime | None
+    licensed: int
+    usable: int
+    ceiling: int | None
     occupied: int
     reserved: int = 0
     last_changed: datetime | None = None
+    # Derived in __post_init__: stored rather than computed, as tables read them often.
+    limit: int = 0
+    free: int = 0
+    utilisation: float | None = None
+    over_capacity: bool = False
+    excess: int = 0
 
-    @property
-    def licensed(self) -> int:
-        return self.period.licensed_places if self.period else 0
+    def __post_init__(self) -> None:
+        # Over-occupancy is measured against the temporary ceiling while one is valid.
+        self.limit = self.ceiling if self.ceiling is not None else self.licensed
+        # Free: usable places minus occupied and reserved ones, never negative.
+        self.free = max(0, self.usable - self.occupied - self.reserved)
+        self.utilisation = self.occupied / self.licensed if self.licensed else None
+        self.over_capacity = self.occupied > self.limit
+        self.excess = max(0, self.occupied - self.limit)
 
-    @property
-    def usable(self) -> int:
-        return self.period.usable_places if self.period else 0
-
-    @property
-    def ceiling(self) -> int | None:
-        """The temporary ceiling in force (befristete Überbelegung), if any."""
-        return self.period.temporary_ceiling if self.period else None
-
-    @property
-    def limit(self) -> int:
-        return self.period.limit if self.period else 0
-
-    @property
-    def free(self) -> int:
-        """Usable places minus occupied and reserved ones; never negative."""
-        return max(0, self.usable - self.occupied - self.reserved)
-
-    @property
-    def utilisation(self) -> float | None:
-        """Occupied places as a share of the licensed places (None without licence)."""
-        return self.occupied / self.licensed if self.licensed else None
-
-    @property
-    def over_capacity(self) -> bool:
-        return self.occupied > self.limit
-
-    @property
-    def excess(self) -> int:
-        return max(0, self.occupied - self.limit)
+    @classmethod
+    def build(cls, facility, period, occupied: int, reserved: int = 0, last_changed=None):
+        """A row from a facility and its period in force (a CapacityPeriod or a result row
+        with id, valid_until, licensed_places, usable_places, temporary_ceiling) or None."""
+        if period is None:
+            return cls(facility, None, None, 0, 0, None, occupied, reserved, last_changed)
+        return cls(
+            facility,
+            period.id,
+            period.valid_until,
+            period.licensed_places,
+            period.usable_places,
+            period.temporary_ceiling,
+            occupied,
+            reserved,
+            last_changed,
+        )
 
 
 @dataclass
@@ -115,6 +132,8 @@ class Board:
     rows: list[BoardRow]
     filters: BoardFilters = field(default_factory=BoardFilters)
     planning_areas: list[str] = field(default_factory=list)
+    # German label per kind, looked up once (a lazy-gettext lookup per row is slow).
+    kind_labels: dict[FacilityKind, str] = field(default_factory=dict)
 
     @property
     def occupied(self) -> int:
@@ -136,7 +155,9 @@ class Board:
         groups: dict[FacilityKind, Totals] = {}
         for row in self.rows:
             kind = row.facility.kind
-            groups.setdefault(kind, Totals(label=label(kind))).add(row)
+            groups.setdefault(kind, Totals(label=self.kind_labels.get(kind) or label(kind))).add(
+                row
+            )
         return sorted(groups.values(), key=lambda t: t.label)
 
     @property
@@ -165,34 +186,96 @@ def _filter_conditions(filters: BoardFilters) -> list:
     return conditions
 
 
+def _period_covering(instant: datetime):
+    return (CapacityPeriod.valid_from <= instant) & or_(
+        CapacityPeriod.valid_until.is_(None), CapacityPeriod.valid_until > instant
+    )
+
+
+def open_stays_at(instant: datetime, *columns):
+    """Subquery of ``columns`` (default: facility_id) of the stays counting at ``instant``.
+
+    Same rule as occupancy.stays_covering, written as two index ranges on
+    (end_at, start_at, facility_id): the open stays (end_at IS NULL) and those ending after
+    ``instant``. Planners otherwise scan every stay ever recorded with start_at <= instant.
+    With facility_id alone the index covers the query."""
+    columns = columns or (Stay.facility_id,)
+    return union_all(
+        select(*columns).where(Stay.end_at.is_(None), Stay.start_at <= instant),
+        select(*columns).where(Stay.end_at > instant, Stay.start_at <= instant),
+    ).subquery()
+
+
+def occupied_counts(instant: datetime) -> dict[int, int]:
+    """Occupancy per facility at ``instant`` (as occupancy.occupancy_at, one query)."""
+    stays = open_stays_at(instant)
+    query = select(stays.c.facility_id, func.count()).group_by(stays.c.facility_id)
+    return {facility_id: count for facility_id, count in db.session.execute(query)}
+
+
+def reserved_counts(instant: datetime) -> dict[int, int]:
+    """Places held per facility at ``instant`` (as occupancy.reserved_at): reservations and
+    places kept after an absconding, the latter found through the place_held_until index."""
+    reservations = (
+        select(Reservation.facility_id, func.count())
+        .where(
+            Reservation.created_at <= instant,
+            Reservation.expires_at > instant,
+            or_(Reservation.closed_at.is_(None), Reservation.closed_at > instant),
+        )
+        .group_by(Reservation.facility_id)
+    )
+    held = select(Stay.id).where(Stay.place_held_until > instant)
+    holds = (
+        select(Stay.facility_id, func.count())
+        .where(Stay.id.in_(held), Stay.end_at <= instant)
+        .group_by(Stay.facility_id)
+    )
+    totals: dict[int, int] = {}
+    for query in (reservations, holds):
+        for facility_id, count in db.session.execute(query):
+            totals[facility_id] = totals.get(facility_id, 0) + count
+    return totals
+
+
 def last_changed_at(instant: datetime, facility_ids: Iterable[int] | None = None):
     """Per facility, the latest instant at or before ``instant`` at which a stay started,
     ended or was edited, or a capacity period began or ended. One query: correlated
-    MAX subqueries, each answered from a (facility_id, column) index."""
+    subqueries, each answered by one seek in a (facility_id, column) index."""
 
     def latest(model, column):
+        # ORDER BY ... DESC LIMIT 1 rather than MAX(): with the range condition SQLite's
+        # MAX() reads every index entry of the facility, this reads one.
         return (
-            select(func.max(column))
+            select(column)
             .where(model.facility_id == Facility.id, column <= instant)
+            .order_by(column.desc())
+            .limit(1)
             .scalar_subquery()
         )
 
-    query = select(
-        Facility.id,
+    candidates = [
         latest(Stay, Stay.start_at),
         latest(Stay, Stay.end_at),
         latest(Stay, Stay.updated_at),
         latest(CapacityPeriod, CapacityPeriod.valid_from),
         latest(CapacityPeriod, CapacityPeriod.valid_until),
-    )
+    ]
+    # The latest of the five in SQL, so that one instant per facility comes back (converting
+    # 2,500 timestamps in Python cost more than the query). PostgreSQL's GREATEST skips
+    # NULLs; SQLite's multi-argument MAX does not, and its instants are ISO text.
+    if db.session.get_bind().dialect.name == "sqlite":
+        greatest = func.nullif(func.max(*[func.coalesce(c, "") for c in candidates]), "")
+    else:
+        greatest = func.greatest(*candidates)
+    query = select(Facility.id, type_coerce(greatest, UTCDateTime))
     if facility_ids is not None:
         query = query.where(Facility.id.in_(list(facility_ids)))
-    result: dict[int, datetime] = {}
-    for facility_id, *candidates in db.session.execute(query):
-        values = [c for c in candidates if c is not None]
-        if values:
-            result[facility_id] = max(values)
-    return result
+    return {
+        facility_id: moment
+        for facility_id, moment in db.session.execute(query)
+        if moment is not None
+    }
 
 
 def board_at(instant: datetime, filters: BoardFilters | None = None) -> Board:
@@ -200,28 +283,58 @@ def board_at(instant: datetime, filters: BoardFilters | None = None) -> Board:
     with its places, occupancy, reservations and
     last change at ``instant``, sorted by kind label and name (constant number of queries)."""
     filters = filters or BoardFilters()
-    facilities = db.session.scalars(select(Facility).where(*_filter_conditions(filters))).all()
+    # Plain result rows, not ORM objects: loading and reading 500 instances costs more
+    # than all the queries together.
+    facilities = db.session.execute(
+        select(
+            Facility.id,
+            Facility.code,
+            Facility.name,
+            Facility.kind,
+            Facility.planning_area,
+            Facility.active,
+        ).where(*_filter_conditions(filters))
+    ).all()
+    periods = {
+        p.facility_id: p
+        for p in db.session.execute(
+            select(
+                CapacityPeriod.facility_id,
+                CapacityPeriod.id,
+                CapacityPeriod.valid_until,
+                CapacityPeriod.licensed_places,
+                CapacityPeriod.usable_places,
+                CapacityPeriod.temporary_ceiling,
+            ).where(_period_covering(instant))
+        )
+    }
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
-    periods = capacities_at(instant)
-    counts = occupancy_at(instant)
-    reserved = reserved_at(instant)
+    counts = occupied_counts(instant)
+    reserved = reserved_counts(instant)
     changed = last_changed_at(instant) if facilities else {}
     # A facility closed since then still shows for a past instant at which it had residents.
     rows = [
-        BoardRow(
+        BoardRow.build(
             f, periods.get(f.id), counts.get(f.id, 0), reserved.get(f.id, 0), changed.get(f.id)
         )
         for f in facilities
         if f.active or counts.get(f.id)
     ]
-    rows.sort(key=lambda r: (label(r.facility.kind), r.facility.name))
+    kind_labels = {kind: label(kind) for kind in FacilityKind}
+    rows.sort(key=lambda r: (kind_labels[r.facility.kind], r.facility.name))
     areas = db.session.scalars(
         select(Facility.planning_area)
         .where(Facility.active.is_(True), Facility.planning_area.is_not(None))
         .distinct()
         .order_by(Facility.planning_area)
     ).all()
-    return Board(at=instant, rows=rows, filters=filters, planning_areas=list(areas))
+    return Board(
+        at=instant,
+        rows=rows,
+        filters=filters,
+        planning_areas=list(areas),
+        kind_labels=kind_labels,
+    )
 
 
 def current_board() -> Board:
@@ -295,7 +408,7 @@ def facility_page(
         .order_by(CapacityPeriod.valid_from)
     ).all()
     current = next((p for p in periods if p.covers(instant)), None)
-    row = BoardRow(
+    row = BoardRow.build(
         facility,
         current,
         occupancy_at(instant, ids).get(facility_id, 0),

@@ -32,13 +32,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union_all
 
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, Stay, Youth
 from placement.models.enums import EndReason, FacilityKind, label
-from placement.services.occupancy import stays_covering
-from placement.services.overview import BoardRow, board_at
+from placement.services.overview import BoardRow, board_at, open_stays_at
 from placement.timeutil import BERLIN, local
 
 AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
@@ -103,7 +102,9 @@ def _period_at(periods: list[tuple], moment: datetime):
     return None
 
 
-def _sweep(bounds: list[datetime], spans: list[tuple], periods: list[tuple]) -> list[DayStat]:
+def _sweep(
+    bounds: list[datetime], spans: list[tuple], periods: list[tuple], days: list[date] | None = None
+) -> list[DayStat]:
     """Day statistics of one facility. ``bounds`` are the Berlin midnights of the days and
     of the day after; ``spans`` (start, end) stays overlapping them; ``periods`` tuples
     (valid_from, valid_until, limit, licensed, usable)."""
@@ -122,7 +123,9 @@ def _sweep(bounds: list[datetime], spans: list[tuple], periods: list[tuple]) -> 
             if moment is not None and first < moment < last:
                 deltas[moment] += 0
     moments = sorted(deltas)
-    days: list[DayStat] = []
+    if days is None:
+        days = [local(moment).date() for moment in bounds[:-1]]
+    result: list[DayStat] = []
     index = 0
     for day_index in range(len(bounds) - 1):
         day_start, day_end = bounds[day_index], bounds[day_index + 1]
@@ -140,9 +143,9 @@ def _sweep(bounds: list[datetime], spans: list[tuple], periods: list[tuple]) -> 
             peak = max(peak, occupied)
             over = over or occupied > (current[2] if current else 0)
             index += 1
-        days.append(
+        result.append(
             DayStat(
-                day=local(day_start).date(),
+                day=days[day_index],
                 midnight=midnight,
                 peak=peak,
                 licensed=period[3] if period else 0,
@@ -151,7 +154,7 @@ def _sweep(bounds: list[datetime], spans: list[tuple], periods: list[tuple]) -> 
                 over=over,
             )
         )
-    return days
+    return result
 
 
 def _day_bounds(first_day: date, last_day: date) -> list[datetime]:
@@ -180,9 +183,14 @@ def _periods_overlapping(start: datetime, end: datetime, facility_ids=None):
     return periods
 
 
-def _overlapping(start: datetime, end: datetime):
-    """SQL condition: the stay shares an instant with [start, end)."""
-    return (Stay.start_at < end) & or_(Stay.end_at.is_(None), Stay.end_at > start)
+def _overlapping(start: datetime, end: datetime, *columns):
+    """Subquery of ``columns`` of the stays sharing an instant with [start, end): the open
+    ones and those ending after ``start``, as two ranges of the (end_at, start_at, ...)
+    index rather than a scan of all history before ``end``."""
+    return union_all(
+        select(*columns).where(Stay.end_at.is_(None), Stay.start_at < end),
+        select(*columns).where(Stay.end_at > start, Stay.start_at < end),
+    ).subquery()
 
 
 def daily_stats(
@@ -191,11 +199,16 @@ def daily_stats(
     """Day statistics from ``first_day`` to ``last_day`` (inclusive) per facility, in two
     queries (stays and capacity periods overlapping the range)."""
     bounds = _day_bounds(first_day, last_day)
-    query = select(Stay.facility_id, Stay.start_at, Stay.end_at).where(
-        _overlapping(bounds[0], bounds[-1])
-    )
     if facility_ids is not None:
-        query = query.where(Stay.facility_id.in_(facility_ids))
+        # One facility: its (facility_id, start_at, end_at) index answers directly.
+        query = select(Stay.facility_id, Stay.start_at, Stay.end_at).where(
+            Stay.facility_id.in_(facility_ids),
+            Stay.start_at < bounds[-1],
+            or_(Stay.end_at.is_(None), Stay.end_at > bounds[0]),
+        )
+    else:
+        stays = _overlapping(bounds[0], bounds[-1], Stay.facility_id, Stay.start_at, Stay.end_at)
+        query = select(stays.c.facility_id, stays.c.start_at, stays.c.end_at)
     spans: dict[int, list[tuple]] = defaultdict(list)
     for fid, start, end in db.session.execute(query):
         spans[fid].append((start, end))
@@ -251,40 +264,46 @@ class MonthlyReport:
 
 
 def monthly_report(year: int, month: int) -> MonthlyReport:
-    """The monthly report over every facility with places or stays in the month, in three
-    queries (facilities, stays with their youth's birth date and umA flag, periods)."""
+    """The monthly report over every facility with places or stays in the month, in five
+    queries whatever the number of facilities."""
     first_day, last_day = month_bounds(year, month)
     bounds = _day_bounds(first_day, last_day)
     start, end = bounds[0], bounds[-1]
-    stay_rows = db.session.execute(
-        select(
-            Stay.facility_id,
-            Stay.start_at,
-            Stay.end_at,
-            Stay.end_reason,
-            Youth.birth_date,
-            Youth.uma,
-        )
+    # Three narrow queries: spans from a covering index, then only the month's admissions
+    # (with the youth's birth date and umA flag) and discharges need table rows.
+    overlapping = _overlapping(start, end, Stay.facility_id, Stay.start_at, Stay.end_at)
+    span_rows = db.session.execute(
+        select(overlapping.c.facility_id, overlapping.c.start_at, overlapping.c.end_at)
+    ).all()
+    admissions = db.session.execute(
+        select(Stay.facility_id, Stay.start_at, Youth.birth_date, Youth.uma)
         .join(Youth, Youth.id == Stay.youth_id)
-        .where(_overlapping(start, end))
+        .where(Stay.start_at >= start, Stay.start_at < end)
+    ).all()
+    discharges = db.session.execute(
+        select(Stay.facility_id, Stay.start_at, Stay.end_at, Stay.end_reason).where(
+            Stay.end_at >= start, Stay.end_at < end
+        )
     ).all()
     periods = _periods_overlapping(start, end)
     facilities = db.session.scalars(select(Facility)).all()
+    day_list = [first_day + timedelta(days=i) for i in range(len(bounds) - 1)]
 
     spans: dict[int, list[tuple]] = defaultdict(list)
+    for fid, start_at, end_at in span_rows:
+        spans[fid].append((start_at, end_at))
     rows: dict[int, MonthlyRow] = {
         f.id: MonthlyRow(f.id, f.name, f.kind, f.planning_area) for f in facilities
     }
-    for fid, start_at, end_at, end_reason, birth_date, uma in stay_rows:
-        spans[fid].append((start_at, end_at))
+    for fid, start_at, birth_date, uma in admissions:
         row = rows[fid]
-        if start_at >= start:
-            row.admissions += 1
-            row.bands[age_band(age_on(birth_date, local(start_at).date()))] += 1
-            row.uma_admissions += bool(uma)
-        if end_at is not None and end_at < end:
-            row.discharges[end_reason] = row.discharges.get(end_reason, 0) + 1
-            row.length_days_sum += (end_at - start_at).total_seconds() / 86400
+        row.admissions += 1
+        row.bands[age_band(age_on(birth_date, local(start_at).date()))] += 1
+        row.uma_admissions += bool(uma)
+    for fid, start_at, end_at, end_reason in discharges:
+        row = rows[fid]
+        row.discharges[end_reason] = row.discharges.get(end_reason, 0) + 1
+        row.length_days_sum += (end_at - start_at).total_seconds() / 86400
 
     total = MonthlyRow(None, "Gesamt", None, None)
     over_days: set[date] = set()
@@ -294,7 +313,7 @@ def monthly_report(year: int, month: int) -> MonthlyReport:
         if not (facility.active or spans.get(fid) or periods.get(fid)):
             continue
         row = rows[fid]
-        days = _sweep(bounds, spans.get(fid, []), periods.get(fid, []))
+        days = _sweep(bounds, spans.get(fid, []), periods.get(fid, []), day_list)
         row.average = sum(d.midnight for d in days) / len(days)
         row.peak = max(d.peak for d in days)
         row.days_over = sum(d.over for d in days)
@@ -310,7 +329,7 @@ def monthly_report(year: int, month: int) -> MonthlyReport:
     # The total peak is the highest simultaneous occupancy over all facilities; "days over
     # capacity" of the total counts the days on which at least one facility was over.
     all_spans = [span for fid in (r.facility_id for r in kept) for span in spans.get(fid, [])]
-    total.peak = max((d.peak for d in _sweep(bounds, all_spans, [])), default=0)
+    total.peak = max((d.peak for d in _sweep(bounds, all_spans, [], day_list)), default=0)
     total.days_over = len(over_days)
     kept.sort(key=lambda r: (label(r.kind), r.name))
     return MonthlyReport(year, month, first_day, last_day, kept, total)
@@ -355,10 +374,11 @@ class StichtagReport:
 def stichtag_report(instant: datetime) -> StichtagReport:
     """Occupancy per facility at ``instant`` with age bands (age at the Stichtag) and umA."""
     board = board_at(instant)
+    stays = open_stays_at(instant, Stay.facility_id, Stay.youth_id)
     placed = db.session.execute(
-        select(Stay.facility_id, Youth.birth_date, Youth.uma)
-        .join(Youth, Youth.id == Stay.youth_id)
-        .where(stays_covering(instant))
+        select(stays.c.facility_id, Youth.birth_date, Youth.uma).join(
+            Youth, Youth.id == stays.c.youth_id
+        )
     ).all()
     day = local(instant).date()
     rows: dict[int, StichtagRow] = {}
