@@ -133,3 +133,19 @@ def test_bad_instant_shows_german_error_keeps_value_and_falls_back_to_now(app, c
     assert 'value="gestern abend"' in html
     assert "„Alter“" in html
     assert "Haus A" in html  # the board is still shown, as of now
+
+
+def test_fast_formatters_match_the_template_filters(app):
+    from placement import formatting
+    from placement.facilities import display
+
+    with app.test_request_context("/"):
+        for text in (
+            "2024-03-31 00:59",
+            "2024-03-31 01:00",
+            "2024-10-27 00:30",
+            "2024-12-31 23:00",
+        ):
+            assert display.local_dt(at(text)) == formatting.format_local(at(text))
+        for share in (None, 0.0, 0.005, 4 / 3, 1.585, 12.345):
+            assert display.percent(share) == formatting.format_percent(share)

@@ -29,7 +29,7 @@ def percent(value: float | None) -> str:
     if value is None:
         return "–"
     # Babel rounds half to even as Python's round() does.
-    return f"{round(value * 100):,}".replace(",", ".") + "\xa0%"
+    return f"{round(value * 100):,}".replace(",", ".") + " %"
 
 
 def _cell(value: object, as_percent: bool) -> str:
