@@ -130,13 +130,18 @@ def test_import_scenario_updates_changed_capacity(app, runner, tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["youths"][0].update(facility="nowhere"), "youths[0].facility"),
-        (lambda d: d["facilities"][1].update(id="muehlholz"), "facilities[1].id: doppelt"),
-        (lambda d: d["facilities"][0].update(capacity=-1), "facilities[0].capacity"),
-        (lambda d: d["youths"][3].update(age=30), "youths[3].age"),
-        (lambda d: d["youths"][2].update(gender="x"), "youths[2].gender"),
-        (lambda d: d["youths"][2].pop("uma"), "youths[2].uma: fehlt"),
-        (lambda d: d["youths"][0].update(excluded=["nowhere"]), "youths[0].excluded"),
+        (lambda d: d["youths"][0].update(facility="nowhere"),
+         "youths[0] (id 'L-0001').facility: unknown facility 'nowhere'"),
+        (lambda d: d["facilities"][1].update(id="muehlholz"),
+         "facilities[1] (id 'muehlholz').id: duplicate facility id"),
+        (lambda d: d["facilities"][0].update(capacity=-1),
+         "facilities[0] (id 'muehlholz').capacity: must not be negative"),
+        (lambda d: d["youths"][3].update(age=30), "youths[3] (id 'L-0004').age"),
+        (lambda d: d["youths"][2].update(gender="x"), "youths[2] (id 'L-0003').gender"),
+        (lambda d: d["youths"][2].pop("uma"), "youths[2] (id 'L-0003').uma: missing field"),
+        (lambda d: d["youths"][0].update(excluded=["nowhere"]),
+         "youths[0] (id 'L-0001').excluded: unknown facility"),
+        (lambda d: d["facilities"][0].pop("kind"), "kind: needed for the import"),
     ],
 )
 def test_import_scenario_names_bad_entries_and_writes_nothing(

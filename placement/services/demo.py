@@ -24,6 +24,7 @@ from placement.services.scenario_import import (
     import_scenario,
     stable_fraction,
 )
+from solver.model import Youth as ScenarioYouth
 
 DEMO_PASSWORD = "platzplan-demo"
 DEMO_USERS = (
@@ -180,10 +181,10 @@ def seed_demo(actor: audit.Actor, now: datetime | None = None) -> bool:
     today = now.astimezone(BERLIN).date()
     rng = random.Random(2023)
 
-    def staggered_start(youth: dict[str, Any], _as_of: datetime) -> datetime:
-        # Residents arrived over the last four months, most recently the clearing house.
-        days = 1 + int(stable_fraction(youth["id"]) * 120)
-        return now - timedelta(days=days, hours=int(stable_fraction(youth["id"] + "h") * 24))
+    def staggered_start(youth: ScenarioYouth, _as_of: datetime) -> datetime:
+        # Residents arrived over the last four months.
+        days = 1 + int(stable_fraction(youth.id) * 120)
+        return now - timedelta(days=days, hours=int(stable_fraction(youth.id + "h") * 24))
 
     result = import_scenario(
         actor,
