@@ -36,6 +36,12 @@ class Stay(Base):
         Index("ix_stay_youth_start", "youth_id", "start_at"),
         Index("ix_stay_facility_start_end", "facility_id", "start_at", "end_at"),
         Index("ix_stay_start_end", "start_at", "end_at"),
+        # Read paths of occupancy at an instant (services.occupancy), "last changed" and
+        # absconding holds; see migration c3f1a7d2e904.
+        Index("ix_stay_end_start_facility", "end_at", "start_at", "facility_id"),
+        Index("ix_stay_facility_end", "facility_id", "end_at"),
+        Index("ix_stay_facility_updated", "facility_id", "updated_at"),
+        Index("ix_stay_place_held_until", "place_held_until", "end_at", "facility_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import func, or_, select, type_coerce
 
 from placement.extensions import db
 from placement.models import (
     CapacityPeriod,
     Facility,
     OverOccupancyEvent,
-    Reservation,
     Stay,
     UTCDateTime,
     Youth,
@@ -192,52 +191,6 @@ def _period_covering(instant: datetime):
     )
 
 
-def open_stays_at(instant: datetime, *columns):
-    """Subquery of ``columns`` (default: facility_id) of the stays counting at ``instant``.
-
-    Same rule as occupancy.stays_covering, written as two index ranges on
-    (end_at, start_at, facility_id): the open stays (end_at IS NULL) and those ending after
-    ``instant``. Planners otherwise scan every stay ever recorded with start_at <= instant.
-    With facility_id alone the index covers the query."""
-    columns = columns or (Stay.facility_id,)
-    return union_all(
-        select(*columns).where(Stay.end_at.is_(None), Stay.start_at <= instant),
-        select(*columns).where(Stay.end_at > instant, Stay.start_at <= instant),
-    ).subquery()
-
-
-def occupied_counts(instant: datetime) -> dict[int, int]:
-    """Occupancy per facility at ``instant`` (as occupancy.occupancy_at, one query)."""
-    stays = open_stays_at(instant)
-    query = select(stays.c.facility_id, func.count()).group_by(stays.c.facility_id)
-    return {facility_id: count for facility_id, count in db.session.execute(query)}
-
-
-def reserved_counts(instant: datetime) -> dict[int, int]:
-    """Places held per facility at ``instant`` (as occupancy.reserved_at): reservations and
-    places kept after an absconding, the latter found through the place_held_until index."""
-    reservations = (
-        select(Reservation.facility_id, func.count())
-        .where(
-            Reservation.created_at <= instant,
-            Reservation.expires_at > instant,
-            or_(Reservation.closed_at.is_(None), Reservation.closed_at > instant),
-        )
-        .group_by(Reservation.facility_id)
-    )
-    # Few places are held at any instant: fetch them ungrouped, so that the planner reads
-    # the covering (place_held_until, end_at, facility_id) index instead of walking a
-    # facility-ordered index to avoid a sort.
-    holds = select(Stay.facility_id, literal(1)).where(
-        Stay.place_held_until > instant, Stay.end_at <= instant
-    )
-    totals: dict[int, int] = {}
-    for query in (reservations, holds):
-        for facility_id, count in db.session.execute(query):
-            totals[facility_id] = totals.get(facility_id, 0) + count
-    return totals
-
-
 def last_changed_at(instant: datetime, facility_ids: Iterable[int] | None = None):
     """Per facility, the latest instant at or before ``instant`` at which a stay started,
     ended or was edited, or a capacity period began or ended. One query: correlated
@@ -309,8 +262,8 @@ def board_at(instant: datetime, filters: BoardFilters | None = None) -> Board:
         )
     }
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
-    counts = occupied_counts(instant)
-    reserved = reserved_counts(instant)
+    counts = occupancy_at(instant)
+    reserved = reserved_at(instant)
     changed = last_changed_at(instant) if facilities else {}
     # A facility closed since then still shows for a past instant at which it had residents.
     rows = [

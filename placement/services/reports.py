@@ -37,7 +37,8 @@ from sqlalchemy import or_, select, union_all
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, Stay, Youth
 from placement.models.enums import EndReason, FacilityKind, label
-from placement.services.overview import BoardRow, board_at, open_stays_at
+from placement.services.occupancy import open_stays_at
+from placement.services.overview import BoardRow, board_at
 from placement.timeutil import BERLIN, local
 
 AGE_BANDS: tuple[tuple[int, int | None, str], ...] = (
