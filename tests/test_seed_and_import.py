@@ -13,7 +13,15 @@ from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from placement.extensions import db
-from placement.models import Base, CapacityPeriod, Facility, Stay, User, Youth
+from placement.models import (
+    Base,
+    CapacityPeriod,
+    Facility,
+    OverOccupancyEvent,
+    Stay,
+    User,
+    Youth,
+)
 from placement.services import capacity
 from placement.services.demo import DEMO_PASSWORD, demo_scenario
 from placement.services.occupancy import occupancy_at
@@ -56,6 +64,10 @@ def test_seed_demo_builds_the_leipzig_picture(app, runner):
         }
         assert all(u.check_password(DEMO_PASSWORD) for u in users)
         assert _facility("zuflucht").anonymous_address
+        # The admissions that went over capacity left their events, as live ones would.
+        events = db.session.scalars(sa.select(OverOccupancyEvent)).all()
+        assert {e.facility_id for e in events} >= {muehlholz.id}
+        assert all(e.occupied > e.limit for e in events)
 
 
 def test_seed_demo_twice_does_not_duplicate(app, runner):
@@ -130,17 +142,25 @@ def test_import_scenario_updates_changed_capacity(app, runner, tmp_path):
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["youths"][0].update(facility="nowhere"),
-         "youths[0] (id 'L-0001').facility: unknown facility 'nowhere'"),
-        (lambda d: d["facilities"][1].update(id="muehlholz"),
-         "facilities[1] (id 'muehlholz').id: duplicate facility id"),
-        (lambda d: d["facilities"][0].update(capacity=-1),
-         "facilities[0] (id 'muehlholz').capacity: must not be negative"),
+        (
+            lambda d: d["youths"][0].update(facility="nowhere"),
+            "youths[0] (id 'L-0001').facility: unknown facility 'nowhere'",
+        ),
+        (
+            lambda d: d["facilities"][1].update(id="muehlholz"),
+            "facilities[1] (id 'muehlholz').id: duplicate facility id",
+        ),
+        (
+            lambda d: d["facilities"][0].update(capacity=-1),
+            "facilities[0] (id 'muehlholz').capacity: must not be negative",
+        ),
         (lambda d: d["youths"][3].update(age=30), "youths[3] (id 'L-0004').age"),
         (lambda d: d["youths"][2].update(gender="x"), "youths[2] (id 'L-0003').gender"),
         (lambda d: d["youths"][2].pop("uma"), "youths[2] (id 'L-0003').uma: missing field"),
-        (lambda d: d["youths"][0].update(excluded=["nowhere"]),
-         "youths[0] (id 'L-0001').excluded: unknown facility"),
+        (
+            lambda d: d["youths"][0].update(excluded=["nowhere"]),
+            "youths[0] (id 'L-0001').excluded: unknown facility",
+        ),
         (lambda d: d["facilities"][0].pop("kind"), "kind: needed for the import"),
     ],
 )

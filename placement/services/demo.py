@@ -14,9 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import Facility, Stay, Youth
+from placement.models import Facility, OverOccupancyEvent, Stay, Youth
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, Role
 from placement.services import audit, capacity, stays, users
+from placement.services.places import capacity_state
 from placement.services.scenario_import import (
     BERLIN,
     birth_date_for_age,
@@ -195,6 +196,7 @@ def seed_demo(actor: audit.Actor, now: datetime | None = None) -> bool:
     )
     _friesen_opening(actor, result.facility_ids["friesen"], now)
     _history(actor, now, rng)
+    _replay_over_occupancy()
     for email, name, role in DEMO_USERS:
         users.create_user(actor, email=email, role=role, name=name, password=DEMO_PASSWORD)
     db.session.flush()
@@ -242,6 +244,23 @@ def _history(actor: audit.Actor, now: datetime, rng: random.Random) -> None:
                 counter += 1
                 _past_stay(actor, facility, f"H-{counter:04d}", start, cursor, rng)
                 cursor = start - timedelta(hours=rng.randint(2, 240))
+
+
+def _replay_over_occupancy() -> None:
+    """The over-occupancy events the recorded admissions would have raised, so that the
+    demo's episode lists and alerts have their history."""
+    for stay in db.session.scalars(select(Stay).order_by(Stay.start_at, Stay.id)).all():
+        state = capacity_state(stay.facility_id, stay.start_at)
+        if state.over_capacity:
+            db.session.add(
+                OverOccupancyEvent(
+                    facility_id=stay.facility_id,
+                    stay_id=stay.id,
+                    at=stay.start_at,
+                    occupied=state.occupied,
+                    limit=state.limit,
+                )
+            )
 
 
 def _past_stay(
