@@ -50,6 +50,7 @@ class Unit:
 class Component:
     facilities: list[int]
     units: list[int]
+    cache: dict[str, object] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True)

@@ -115,71 +115,162 @@ def component_objective(prep: Prepared, comp: Component, assignment: Assignment)
     return Objective(overflow, shortfall, moves, distance)
 
 
+@dataclass(slots=True)
+class _Arcs:
+    """Static arrays of a component's network, built once and reused by every flow solve."""
+
+    n_units: int
+    sink: int
+    unit_index: np.ndarray  # per unit position
+    unit_amount: np.ndarray
+    stay_tail: np.ndarray
+    stay_head: np.ndarray
+    move_tail: np.ndarray  # unit position
+    move_head: np.ndarray  # facility node
+    move_target: np.ndarray  # facility index
+    move_dist: np.ndarray
+    move_unit: np.ndarray  # unit index
+    fac_node: np.ndarray
+    fac_free: np.ndarray
+    fac_reserve_room: np.ndarray
+    is_group: np.ndarray  # per unit position
+
+
+def _arcs(prep: Prepared, comp: Component) -> _Arcs:
+    cached = comp.cache.get("arcs")
+    if isinstance(cached, _Arcs):
+        return cached
+    units = [prep.units[i] for i in comp.units]
+    local = {f: i for i, f in enumerate(comp.facilities)}
+    n_units = len(units)
+    mt, mh, mg, md, mu = [], [], [], [], []
+    for pos, unit in enumerate(units):
+        mt.extend([pos] * len(unit.targets))
+        mh.extend(n_units + local[g] for g in unit.targets)
+        mg.extend(unit.targets)
+        md.extend(unit.dists)
+        mu.extend([unit.index] * len(unit.targets))
+    free, room = [], []
+    for f in comp.facilities:
+        fac = prep.facilities[f]
+        fixed = prep.fixed[f]
+        usable = fac.capacity - fac.reserve
+        free.append(max(0, usable - fixed))
+        room.append(max(0, fac.capacity - max(fixed, usable)))
+    i64 = np.int64
+    arcs = _Arcs(
+        n_units=n_units,
+        sink=n_units + len(comp.facilities),
+        unit_index=np.array([u.index for u in units], dtype=i64),
+        unit_amount=np.array([u.size * u.count for u in units], dtype=i64),
+        stay_tail=np.arange(n_units, dtype=i64),
+        stay_head=np.array([n_units + local[u.home] for u in units], dtype=i64),
+        move_tail=np.array(mt, dtype=i64),
+        move_head=np.array(mh, dtype=i64),
+        move_target=np.array(mg, dtype=i64),
+        move_dist=np.array(md, dtype=i64),
+        move_unit=np.array(mu, dtype=i64),
+        fac_node=np.arange(n_units, n_units + len(comp.facilities), dtype=i64),
+        fac_free=np.array(free, dtype=i64),
+        fac_reserve_room=np.array(room, dtype=i64),
+        is_group=np.array([u.is_group for u in units], dtype=bool),
+    )
+    comp.cache["arcs"] = arcs
+    return arcs
+
+
 def solve_flow(
     prep: Prepared,
     comp: Component,
     weights: FlowWeights,
     forced: dict[int, int | None] | None = None,
     keep_network: bool = False,
+    allowed: dict[int, list[int]] | None = None,
 ) -> FlowResult | None:
-    """Min-cost flow for a component; `forced` pins group units to a target (None = stay)."""
-    forced = forced or {}
-    units = [prep.units[i] for i in comp.units]
-    local = {f: i for i, f in enumerate(comp.facilities)}
-    n_units = len(units)
-    sink = n_units + len(comp.facilities)
-    tails: list[int] = []
-    heads: list[int] = []
-    caps: list[int] = []
-    costs: list[int] = []
-    move_arcs: list[tuple[int, int, int]] = []  # (arc position, unit position, target)
-    stay_arcs: dict[int, int] = {}
-    total = 0
-    for pos, unit in enumerate(units):
-        amount = unit.size * unit.count
-        total += amount
-        choice = forced.get(unit.index, -1)
-        if choice is None or choice == -1:
-            stay_arcs[unit.index] = len(tails)
-            tails.append(pos)
-            heads.append(n_units + local[unit.home])
-            caps.append(amount)
-            costs.append(0)
-        if choice is None:
-            continue
-        for g, d in zip(unit.targets, unit.dists, strict=True):
-            if choice != -1 and g != choice:
-                continue
-            move_arcs.append((len(tails), pos, g))
-            tails.append(pos)
-            heads.append(n_units + local[g])
-            caps.append(amount)
-            costs.append(weights.w3 + (d if weights.with_distance else 0))
-    for f, lf in local.items():
-        fac = prep.facilities[f]
-        fixed = prep.fixed[f]
-        usable = fac.capacity - fac.reserve
-        free = max(0, usable - fixed)
-        reserve_room = max(0, fac.capacity - max(fixed, usable))
-        node = n_units + lf
-        for cap, cost in ((free, 0), (reserve_room, weights.w2), (total, weights.w1 + weights.w2)):
-            if cap > 0:
-                tails.append(node)
-                heads.append(sink)
-                caps.append(cap)
-                costs.append(cost)
+    """Min-cost flow for a component.
+
+    `forced` pins group units to a target (None = stay); `allowed` limits each unit's move
+    targets (as left by reduced-cost fixing).
+    """
+    net = _arcs(prep, comp)
+    n_units = net.n_units
+    stay_keep = np.ones(n_units, dtype=bool)
+    move_keep = np.ones(len(net.move_tail), dtype=bool)
+    if forced:
+        pos_of = {int(ui): p for p, ui in enumerate(net.unit_index)}
+        for ui, choice in forced.items():
+            p = pos_of[ui]
+            if choice is not None:
+                stay_keep[p] = False
+        forced_units = np.array(list(forced), dtype=np.int64)
+        choice_of = np.array([-1 if c is None else c for c in forced.values()], dtype=np.int64)
+        hit = np.isin(net.move_unit, forced_units)
+        lookup = dict(zip(forced_units.tolist(), choice_of.tolist(), strict=True))
+        idx = np.flatnonzero(hit)
+        wanted = np.array([lookup[u] for u in net.move_unit[idx].tolist()], dtype=np.int64)
+        move_keep[idx] = net.move_target[idx] == wanted
+    if allowed is not None:
+        keys = np.array(
+            [ui * 1_000_003 + g for ui, gs in allowed.items() for g in gs], dtype=np.int64
+        )
+        move_keep &= np.isin(net.move_unit * 1_000_003 + net.move_target, keys)
+    move_idx = np.flatnonzero(move_keep)
+    stay_idx = np.flatnonzero(stay_keep)
+    total = int(net.unit_amount.sum())
+    fac_tails = np.concatenate([net.fac_node] * 3)
+    fac_caps = np.concatenate(
+        [net.fac_free, net.fac_reserve_room, np.full(len(net.fac_node), total, dtype=np.int64)]
+    )
+    fac_costs = np.concatenate(
+        [
+            np.zeros(len(net.fac_node), dtype=np.int64),
+            np.full(len(net.fac_node), weights.w2, dtype=np.int64),
+            np.full(len(net.fac_node), weights.w1 + weights.w2, dtype=np.int64),
+        ]
+    )
+    fac_use = fac_caps > 0
+    move_costs = weights.w3 + (net.move_dist[move_idx] if weights.with_distance else 0)
+    tails = np.concatenate([net.stay_tail[stay_idx], net.move_tail[move_idx], fac_tails[fac_use]])
+    heads = np.concatenate(
+        [
+            net.stay_head[stay_idx],
+            net.move_head[move_idx],
+            np.full(int(fac_use.sum()), net.sink, dtype=np.int64),
+        ]
+    )
+    caps = np.concatenate(
+        [
+            net.unit_amount[stay_idx],
+            net.unit_amount[net.move_tail[move_idx]],
+            fac_caps[fac_use],
+        ]
+    )
+    costs = np.concatenate(
+        [
+            np.zeros(len(stay_idx), dtype=np.int64),
+            np.broadcast_to(np.asarray(move_costs, dtype=np.int64), (len(move_idx),)),
+            fac_costs[fac_use],
+        ]
+    )
     smcf = min_cost_flow.SimpleMinCostFlow()
-    arcs = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    supplies = [unit.size * unit.count for unit in units] + [0] * len(local) + [-total]
-    smcf.set_nodes_supplies(list(range(sink + 1)), supplies)
+    arc_ids = smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supplies = np.concatenate(
+        [net.unit_amount, np.zeros(len(net.fac_node), dtype=np.int64), [-total]]
+    )
+    smcf.set_nodes_supplies(np.arange(net.sink + 1), supplies)
     if smcf.solve() != smcf.OPTIMAL:
         return None
-    all_flows = smcf.flows(arcs)
-    flows = all_flows[[a for a, _, _ in move_arcs]].tolist() if move_arcs else []
+    all_flows = smcf.flows(arc_ids)
+    first_move = len(stay_idx)
+    move_flows = all_flows[first_move : first_move + len(move_idx)]
+    used = np.flatnonzero(move_flows)
     youth_flows: dict[int, dict[int, int]] = {}
-    for (_a, pos, g), flow in zip(move_arcs, flows, strict=True):
-        if flow:
-            youth_flows.setdefault(pos, {})[g] = flow
+    for k in used.tolist():
+        a = move_idx[k]
+        youth_flows.setdefault(int(net.move_tail[a]), {})[int(net.move_target[a])] = int(
+            move_flows[k]
+        )
+    units = [prep.units[i] for i in comp.units]
     assignment: Assignment = {}
     split: dict[int, dict[int, int]] = {}
     for pos, per_target in youth_flows.items():
@@ -195,14 +286,17 @@ def solve_flow(
     network = None
     if keep_network:
         network = _Network(
-            np.asarray(tails, dtype=np.int64),
-            np.asarray(heads, dtype=np.int64),
-            np.asarray(caps, dtype=np.int64),
-            np.asarray(costs, dtype=np.int64),
-            np.asarray(all_flows, dtype=np.int64),
-            sink + 1,
-            [(a, units[pos].index, g) for a, pos, g in move_arcs],
-            stay_arcs,
+            tails=np.asarray(tails, dtype=np.int64),
+            heads=np.asarray(heads, dtype=np.int64),
+            caps=np.asarray(caps, dtype=np.int64),
+            costs=np.asarray(costs, dtype=np.int64),
+            flows=np.asarray(all_flows, dtype=np.int64),
+            n_nodes=net.sink + 1,
+            move_arcs=[
+                (first_move + k, int(net.move_unit[a]), int(net.move_target[a]))
+                for k, a in enumerate(move_idx.tolist())
+            ],
+            stay_arcs={int(net.unit_index[p]): k for k, p in enumerate(stay_idx.tolist())},
         )
     return FlowResult(assignment, objective, int(smcf.optimal_cost()), split, network)
 
@@ -231,7 +325,7 @@ def _objective_from_flows(
 
 
 def solve_component_flow(
-    prep: Prepared, comp: Component, max_repairs: int = 50
+    prep: Prepared, comp: Component, max_repairs: int = 8
 ) -> tuple[FlowResult | None, Objective | None]:
     """Optimum by flow where possible.
 
@@ -256,34 +350,39 @@ def solve_component_flow(
     if relaxed.groups_whole:
         return relaxed, bound
     group_units = [i for i in comp.units if prep.units[i].is_group]
-    # Most often single youths can do what the split groups did: keep every group home.
-    attempt = solve_flow(prep, comp, weights, {i: None for i in group_units})
-    if attempt is not None and attempt.cost == relaxed.cost:
-        return attempt, bound
-    fallback = attempt
-    # Otherwise settle split groups one at a time, keeping the cheapest choice each time.
-    forced: dict[int, int | None] = {}
+    # Most often single youths can do what the split groups did: keep the split groups (or
+    # all groups) home and let the flow re-route the others.
+    candidates = []
+    for forced in (
+        {i: None for i in relaxed.split_groups},
+        {i: None for i in group_units},
+    ):
+        attempt = solve_flow(prep, comp, weights, forced)
+        if attempt is not None and attempt.groups_whole:
+            if attempt.cost == relaxed.cost:
+                return attempt, bound
+            candidates.append(attempt)
+    # Otherwise settle split groups a few at a time, keeping the cheapest choice.
+    forced = {}
     current = relaxed
     for _ in range(max_repairs):
         if current.groups_whole:
+            candidates.append(current)
             break
         ui, used = next(iter(current.split_groups.items()))
-        by_flow = sorted(used, key=lambda g: -used[g])
         best: FlowResult | None = None
         best_choice: int | None = None
-        for choice in [None, *by_flow]:
+        for choice in [None, max(used, key=lambda g: used[g])]:
             trial = solve_flow(prep, comp, weights, {**forced, ui: choice})
             if trial is not None and (best is None or trial.cost < best.cost):
                 best, best_choice = trial, choice
-                if best.cost == relaxed.cost:
-                    break
         if best is None:
             break
         forced[ui] = best_choice
         current = best
-    if current.groups_whole and (fallback is None or current.cost <= fallback.cost):
-        return current, bound
-    return fallback, bound
+    if not candidates:
+        return None, bound
+    return min(candidates, key=lambda r: r.cost), bound
 
 
 def potentials(net: _Network) -> np.ndarray:

@@ -24,12 +24,14 @@ from solver.classes import Component, Prepared, prepare
 from solver.explain import explain
 from solver.flow import (
     Assignment,
+    FlowResult,
     FlowWeights,
     component_objective,
     fixing_bounds,
     solve_component_flow,
     solve_flow,
 )
+from solver.mip import solve_restricted_mip
 from solver.model import (
     FEASIBLE,
     INVALID_INPUT,
@@ -114,22 +116,25 @@ def solve_lexicographic(
     return LexResult(best, len(LEVELS), values)
 
 
-def _reduced_cost_fixing(
-    prep: Prepared, comp: Component, incumbent: Objective, bound: Objective
-) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, tuple[int, int]]] | None:
-    """Narrow the variables of a component to those that can still beat the incumbent.
+def _exact_groups(
+    prep: Prepared,
+    comp: Component,
+    incumbent: FlowResult,
+    bound: Objective,
+    clock: _Clock,
+) -> tuple[Assignment, bool] | None:
+    """Whole-group optimum of a component by reduced-cost fixing and a small MIP.
 
     Exact when the incumbent (a whole-group plan) already reaches the relaxation's overflow
-    and shortfall: then the optimum has them too, at most the incumbent's moves, and with
-    weights built from that many moves the folded cost orders all such plans correctly. Any
-    arc whose reduced cost exceeds the incumbent's cost gap is fixed at its relaxed flow.
+    and shortfall: then the optimum has them too and at most the incumbent's moves, and with
+    weights built from that many moves the folded flow cost orders all such plans
+    lexicographically. Arcs whose reduced cost exceeds the incumbent's cost gap cannot carry
+    a plan at least as good and are fixed; the rest goes to the MIP.
     """
-    if (incumbent.overflow, incumbent.reserve_shortfall) != (
-        bound.overflow,
-        bound.reserve_shortfall,
-    ):
+    got = incumbent.objective
+    if (got.overflow, got.reserve_shortfall) != (bound.overflow, bound.reserve_shortfall):
         return None
-    most_moves = max(incumbent.moves, bound.moves)
+    most_moves = max(got.moves, bound.moves)
     weights = FlowWeights.with_known(
         prep, comp, Objective(bound.overflow, bound.reserve_shortfall, most_moves, 0)
     )
@@ -138,8 +143,19 @@ def _reduced_cost_fixing(
     relaxed = solve_flow(prep, comp, weights, keep_network=True)
     if relaxed is None or relaxed.objective != bound:
         return None
-    gap = weights.w3 * (incumbent.moves - bound.moves) + incumbent.distance - bound.distance
-    return fixing_bounds(prep, relaxed, gap)
+    gap = weights.w3 * (got.moves - bound.moves) + got.distance - bound.distance
+    domains, _stays = fixing_bounds(prep, relaxed, gap)
+    levels = Objective(bound.overflow, bound.reserve_shortfall, got.moves, 0)
+    result = solve_restricted_mip(
+        prep, comp, domains, levels, got.moves > bound.moves, clock.remaining()
+    )
+    if result is None:
+        return None
+    assignment, proven = result
+    check = component_objective(prep, comp, assignment)
+    if check.as_tuple()[:2] != bound.as_tuple()[:2] or check > got:
+        return None
+    return assignment, proven
 
 
 def _trim_to_budget(
@@ -215,18 +231,18 @@ def propose(
             solutions[ci] = result.assignment
             proven[ci] = len(LEVELS)
             continue
-        stats["cp_sat_components"] += 1
         hint = result.assignment if result is not None else {}
         level_bounds: list[int | None] = list(bound.as_tuple()) if bound else [None] * 4
-        domains, stays = None, None
         if result is not None and bound is not None:
-            fixed = _reduced_cost_fixing(prep, comp, result.objective, bound)
-            if fixed is not None:
-                domains, stays = fixed
-                stats["fixed_by_reduced_cost"] = stats.get("fixed_by_reduced_cost", 0) + 1
-        lex = solve_lexicographic(
-            prep, [comp], None, hint, level_bounds, clock, workers, domains, stays
-        )
+            exact = _exact_groups(prep, comp, result, bound, clock)
+            if exact is not None:
+                assignment, finished = exact
+                stats["mip_components"] = stats.get("mip_components", 0) + 1
+                solutions[ci] = assignment
+                proven[ci] = len(LEVELS) if finished else 2
+                continue
+        stats["cp_sat_components"] += 1
+        lex = solve_lexicographic(prep, [comp], None, hint, level_bounds, clock, workers)
         solutions[ci] = lex.assignment
         proven[ci] = lex.proven
 
