@@ -35,7 +35,7 @@ serve: install instance/config.py
 run: db serve
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: install
 	$(BIN)/ruff check placement solver tests benchmarks
