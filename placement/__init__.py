@@ -95,8 +95,8 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from placement.api import bp as api_bp
     from placement.auth import bp as auth_bp
-    from placement.intake import bp as intake_bp
     from placement.facilities import bp as facilities_bp
+    from placement.intake import bp as intake_bp
     from placement.main import bp as main_bp
     from placement.reports import bp as reports_bp
 

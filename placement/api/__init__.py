@@ -57,5 +57,5 @@ def http_error(error: HTTPException):
     return error_response(status, HTTP_MESSAGES.get(status, error.description or ""))
 
 
-from placement.api import intake, openapi  # noqa: E402,F401
-from placement.api import occupancy  # noqa: E402,F401
+# Route modules register themselves on bp.
+from placement.api import intake, occupancy, openapi  # noqa: E402,F401

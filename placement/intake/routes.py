@@ -5,6 +5,7 @@ name a field; they are shown at that field and everything typed is kept."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -196,10 +197,8 @@ def _prefill_admission(form: AdmissionForm) -> None:
         form.uma.data = args["uma"]
         form.legal_basis.data = "42a" if args["uma"] == "1" else "42-1-2"
     if args.get("birth_date"):
-        try:
+        with contextlib.suppress(ValueError):  # a mistyped link just leaves the field empty
             form.birth_date.data = date.fromisoformat(args["birth_date"])
-        except ValueError:
-            pass
     elif args.get("age", "").isdigit():
         # Only the age is known (no papers): prefill an estimate, marked as such.
         today = utc_now().astimezone(BERLIN).date()
