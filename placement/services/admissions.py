@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from flask import current_app
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from placement.services.youths import NewYouth, create_youth, get_youth
 from placement.timeutil import now as utc_now
 
 MIN_REASON_LENGTH = 3
+E = TypeVar("E", bound=StrEnum)
 
 
 class OverrideRequired(PlacementError):
@@ -93,24 +95,21 @@ def checked_instant(value: datetime | None, name: str) -> datetime:
     return value
 
 
+def _code(enum_cls: type[E], value: E | str, field: str, what: str) -> E:
+    """A code of a closed vocabulary; an unknown one names the field and the allowed codes."""
+    try:
+        return enum_cls(value)
+    except ValueError as exc:
+        allowed = ", ".join(member.value for member in enum_cls)
+        raise PlacementError(f"{what} (erlaubt: {allowed}).", field=field) from exc
+
+
 def _legal_basis(value: LegalBasis | str) -> LegalBasis:
-    try:
-        return LegalBasis(value)
-    except ValueError as exc:
-        allowed = ", ".join(member.value for member in LegalBasis)
-        raise PlacementError(
-            f"Unbekannte Rechtsgrundlage (erlaubt: {allowed}).", field="legal_basis"
-        ) from exc
+    return _code(LegalBasis, value, "legal_basis", "Unbekannte Rechtsgrundlage")
 
 
-def _end_reason(value: EndReason | str) -> EndReason:
-    try:
-        return EndReason(value)
-    except ValueError as exc:
-        allowed = ", ".join(member.value for member in EndReason)
-        raise PlacementError(
-            f"Unbekannter Beendigungsgrund (erlaubt: {allowed}).", field="reason"
-        ) from exc
+def _end_reason(value: EndReason | str, field: str = "reason") -> EndReason:
+    return _code(EndReason, value, field, "Unbekannter Beendigungsgrund")
 
 
 def active_facility(facility_id: int, name: str = "facility_id") -> Facility:
@@ -468,7 +467,7 @@ def correct_stay(
     new_reason = (
         stay.end_reason
         if end_reason is UNSET
-        else (None if end_reason is None else _end_reason(end_reason))
+        else (None if end_reason is None else _end_reason(end_reason, "end_reason"))
     )
     if new_end is None:
         new_reason = None
