@@ -353,15 +353,23 @@ def solve_component_flow(
     # Most often single youths can do what the split groups did: keep the split groups (or
     # all groups) home and let the flow re-route the others.
     candidates = []
-    for forced in (
-        {i: None for i in relaxed.split_groups},
-        {i: None for i in group_units},
-    ):
+    # Freeze every group where the relaxation put it, and the split ones at home: no group
+    # can split any more, and the single youths re-route around them.
+    frozen: dict[int, int | None] = {i: None for i in group_units}
+    for ui, per_target in relaxed.assignment.items():
+        if prep.units[ui].is_group:
+            frozen[ui] = next(iter(per_target))
+    for forced in (frozen, {i: None for i in group_units}):
         attempt = solve_flow(prep, comp, weights, forced)
         if attempt is not None and attempt.groups_whole:
             if attempt.cost == relaxed.cost:
                 return attempt, bound
             candidates.append(attempt)
+            break
+    good = [c for c in candidates if c.objective.as_tuple()[:2] == bound.as_tuple()[:2]]
+    if good:
+        # Overflow and shortfall already reach the bound; the rest is closed exactly later.
+        return min(good, key=lambda r: r.cost), bound
     # Otherwise settle split groups a few at a time, keeping the cheapest choice.
     forced = {}
     current = relaxed

@@ -23,6 +23,7 @@ def solve_restricted_mip(
     fixed_levels: Objective,
     prove_moves: bool,
     time_limit: float,
+    max_distance: int | None = None,
 ) -> tuple[Assignment, bool] | None:
     """Minimise moves (if `prove_moves`), then distance, with overflow and shortfall held at
     `fixed_levels` and moves at most `fixed_levels.moves`. Returns (assignment, proven)."""
@@ -72,6 +73,9 @@ def solve_restricted_mip(
     solver.Add(solver.Sum(short_terms) <= fixed_levels.reserve_shortfall)
     moves = solver.Sum(moves_terms)
     solver.Add(moves <= fixed_levels.moves)
+    if max_distance is not None:
+        # The incumbent's distance is an upper bound (HiGHS through pywraplp takes no hints).
+        solver.Add(solver.Sum(dist_terms) <= max_distance)
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
     solver.SetTimeLimit(int(time_limit * 1000))

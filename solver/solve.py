@@ -147,7 +147,13 @@ def _exact_groups(
     domains, _stays = fixing_bounds(prep, relaxed, gap)
     levels = Objective(bound.overflow, bound.reserve_shortfall, got.moves, 0)
     result = solve_restricted_mip(
-        prep, comp, domains, levels, got.moves > bound.moves, clock.remaining()
+        prep,
+        comp,
+        domains,
+        levels,
+        got.moves > bound.moves,
+        clock.remaining(),
+        max_distance=got.distance,
     )
     if result is None:
         return None
