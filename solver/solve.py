@@ -31,6 +31,7 @@ from solver.flow import (
     solve_component_flow,
     solve_flow,
 )
+from solver.greedy import greedy_plan
 from solver.mip import solve_restricted_mip
 from solver.model import (
     FEASIBLE,
@@ -184,6 +185,31 @@ def _trim_to_budget(
     return result
 
 
+def _greedy_assignment(prep: Prepared, units: set[int]) -> Assignment:
+    """The dispatcher's greedy plan expressed over the model's units."""
+    unit_of: dict[str, int] = {}
+    for ui in units:
+        for y in prep.units[ui].youths:
+            unit_of[y] = ui
+    result: Assignment = {}
+    counted: set[tuple[int, int]] = set()
+    for move in greedy_plan(prep.scenario):
+        ui = unit_of.get(move.youth)
+        if ui is None:
+            continue
+        g = prep.index[move.to]
+        unit = prep.units[ui]
+        if g not in unit.targets:
+            continue
+        if unit.is_group:
+            if (ui, g) in counted:
+                continue
+            counted.add((ui, g))
+        per_target = result.setdefault(ui, {})
+        per_target[g] = per_target.get(g, 0) + 1
+    return result
+
+
 def _moves_for(prep: Prepared, assignment: Assignment) -> list[Move]:
     """Concrete moves: for a class, the most recently listed youths move first."""
     facilities = prep.facilities
@@ -263,6 +289,13 @@ def propose(
             {i: solutions[ci] for i, ci in enumerate(active)},
             budget,
         )
+        greedy = _greedy_assignment(prep, {ui for ci in active for ui in comps[ci].units})
+
+        def total(a: Assignment) -> Objective:
+            return sum((component_objective(prep, comps[ci], a) for ci in active), Objective())
+
+        if total(greedy) < total(hint):
+            hint = greedy
         lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
         stats["budget_binding"] = True
         lex = solve_lexicographic(
