@@ -13,15 +13,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import solver_testkit  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+# The Leipzig scenario ships with the app as demo data (a copy of shared/scenarios/...), so
+# these tests run in every checkout.
+LEIPZIG = Path(__file__).resolve().parents[2] / "placement" / "demo" / "leipzig-2023-11.json"
 
 
 @pytest.fixture
 def leipzig_path() -> Path:
-    path = SHARED / "scenarios" / "leipzig-2023-11.json"
-    if not path.exists():
-        pytest.skip("shared Leipzig scenario not available")
-    return path
+    return LEIPZIG
 
 
 @pytest.fixture
