@@ -30,6 +30,9 @@ def solve_restricted_mip(
     solver = pywraplp.Solver.CreateSolver("HIGHS")
     if solver is None or time_limit <= 0:
         return None
+    # The CLI's stdout carries the plan and nothing else: no HiGHS banner or log.
+    solver.SuppressOutput()
+    solver.SetSolverSpecificParametersAsString("output_flag=false\nlog_to_console=false\n")
     inf = solver.infinity()
     x: dict[tuple[int, int], pywraplp.Variable] = {}
     out_terms: dict[int, list] = {f: [] for f in comp.facilities}

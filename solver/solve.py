@@ -19,6 +19,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from solver.budget import solve_direct_budget
 from solver.build import assignment_from, build_model, hint_values
 from solver.classes import Component, Prepared, prepare
 from solver.explain import explain
@@ -252,6 +253,19 @@ def propose(
         scenario = parsed
     prep = prepare(scenario)
     comps = prep.components
+    if scenario.max_moves is not None:
+        # A budget that direct moves can use up fully is solved exactly without components.
+        direct = solve_direct_budget(prep, scenario.max_moves, clock.remaining())
+        if direct is not None:
+            stats_direct = {
+                "components": len(comps),
+                "units": len(prep.units),
+                "cp_sat_components": 0,
+                "budget_direct": True,
+            }
+            return _finish(
+                prep, direct.assignment, direct.proven, clock, stats_direct, explanations
+            )
     solutions: dict[int, Assignment] = {}
     proven: dict[int, int] = {}
     bounds: dict[int, Objective | None] = {}
@@ -282,6 +296,7 @@ def propose(
     budget = scenario.max_moves
     total_moves = sum(component_objective(prep, comps[ci], a).moves for ci, a in solutions.items())
     if budget is not None and total_moves > budget:
+        stats["budget_binding"] = True
         active = [ci for ci in range(len(comps)) if solutions[ci]]
         hint = _trim_to_budget(
             prep,
@@ -297,7 +312,6 @@ def propose(
         if total(greedy) < total(hint):
             hint = greedy
         lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
-        stats["budget_binding"] = True
         lex = solve_lexicographic(
             prep,
             [comps[ci] for ci in active],
@@ -313,6 +327,19 @@ def propose(
     assignment: Assignment = {}
     for a in solutions.values():
         assignment.update(a)
+    return _finish(prep, assignment, proven_levels, clock, stats, explanations)
+
+
+def _finish(
+    prep: Prepared,
+    assignment: Assignment,
+    proven_levels: int,
+    clock: _Clock,
+    stats: dict[str, Any],
+    explanations: bool,
+) -> Plan:
+    scenario = prep.scenario
+    budget = scenario.max_moves
     moves = _moves_for(prep, assignment)
     final = {y.id: y.facility for y in scenario.youths}
     for m in moves:
