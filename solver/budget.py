@@ -12,14 +12,15 @@ groups whole (or can be re-routed around them at the same cost).
 
 from __future__ import annotations
 
+import heapq
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
-from ortools.linear_solver import pywraplp
 
 from solver.classes import Prepared
-from solver.flow import Assignment, _Network, potentials
+from solver.flow import Assignment, _Network
 
 
 @dataclass(slots=True)
@@ -38,10 +39,15 @@ class _Transport:
     network: _Network
     excess: list[int]
     room: list[int]
+    split: dict[int, dict[int, int]]
 
 
 def _transport(
-    prep: Prepared, budget: int, groups_home: bool, frozen: dict[int, int] | None = None
+    prep: Prepared,
+    budget: int,
+    groups_home: bool,
+    frozen: dict[int, int] | None = None,
+    forbidden: dict[int, frozenset[int]] | None = None,
 ) -> _Transport | None:
     """Min-distance flow of exactly `budget` youths from excess to free usable places,
     or None when no such flow exists. `frozen` group units are moved up front (unit index
@@ -53,6 +59,7 @@ def _transport(
         max(0, facilities[f].capacity - facilities[f].reserve - prep.occupancy[f]) for f in range(n)
     ]
     frozen = frozen or {}
+    forbidden = forbidden or {}
     fixed_cost = 0
     for ui, g in frozen.items():
         unit = prep.units[ui]
@@ -67,6 +74,7 @@ def _transport(
         for u in prep.units
         if excess[u.home] > 0 and not (u.is_group and (groups_home or u.index in frozen))
     ]
+    tie = budget + 1
     # Nodes: 0 source, 1..n facility-out, n+1..2n facility-in, then units, then sink.
     source = 0
     sink = 2 * n + 1 + len(units)
@@ -93,13 +101,16 @@ def _transport(
         heads.append(node)
         caps.append(amount)
         costs.append(0)
+        banned = forbidden.get(unit.index, frozenset())
         for g, d in zip(unit.targets, unit.dists, strict=True):
-            if room[g]:
+            if room[g] and g not in banned:
                 move_arcs.append((len(tails), k, g))
                 tails.append(node)
                 heads.append(n + 1 + g)
                 caps.append(amount)
-                costs.append(d)
+                # Ties in distance go to single youths, so that groups split less often:
+                # a fifth, invisible level under distance (group youths moved <= budget).
+                costs.append(d * tie + (1 if unit.is_group else 0))
     smcf = min_cost_flow.SimpleMinCostFlow()
     arcs = smcf.add_arcs_with_capacity_and_unit_cost(
         np.asarray(tails), np.asarray(heads), np.asarray(caps), np.asarray(costs)
@@ -123,12 +134,14 @@ def _transport(
     )
     assignment: Assignment = {}
     whole = True
+    split: dict[int, dict[int, int]] = {}
     for a, k, g in move_arcs:
         flow = int(flows[a])
         if not flow:
             continue
         unit = units[k]
         if unit.is_group:
+            split.setdefault(unit.index, {})[g] = flow
             if flow != unit.size or unit.index in assignment:
                 whole = False
                 continue
@@ -137,97 +150,60 @@ def _transport(
             assignment.setdefault(unit.index, {})[g] = flow
     for ui, g in frozen.items():
         assignment[ui] = {g: 1}
-    cost = int(smcf.optimal_cost()) + fixed_cost
-    return _Transport(assignment, whole, cost, units, move_arcs, network, excess, room)
+    cost = int(smcf.optimal_cost()) // tie + fixed_cost
+    split = {
+        ui: t
+        for ui, t in split.items()
+        if len(t) > 1 or next(iter(t.values())) != prep.units[ui].size
+    }
+    return _Transport(assignment, whole, cost, units, move_arcs, network, excess, room, split)
 
 
 def solve_direct_budget(prep: Prepared, budget: int, time_limit: float) -> BudgetResult | None:
     """The exact budgeted optimum when direct moves can use the whole budget, else None.
 
-    If the minimum-distance transport splits a sibling group, the groups stay home for an
-    incumbent; reduced-cost fixing against the relaxed transport then leaves a small MIP
-    that proves the distance level.
+    When the minimum-distance transport splits sibling groups, a best-first branch and bound
+    over those groups (each node a transport flow in which undecided groups may split;
+    branches: the group goes whole to its main target, or never to it) proves the distance.
     """
-    first = _transport(prep, budget, groups_home=False)
-    if first is None:
+    deadline = time.perf_counter() + time_limit
+    root = _transport(prep, budget, groups_home=False)
+    if root is None:
         return None
-    if first.whole:
-        return BudgetResult(first.assignment, 4)
+    if root.whole:
+        return BudgetResult(root.assignment, 4)
     # Incumbent: groups the relaxation moved whole stay frozen there, split ones stay home.
-    frozen = {ui: next(iter(t)) for ui, t in first.assignment.items() if prep.units[ui].is_group}
-    second = _transport(prep, budget, groups_home=True, frozen=frozen)
-    if second is None:
-        second = _transport(prep, budget, groups_home=True)
-    if second is not None and second.cost == first.cost:
-        return BudgetResult(second.assignment, 4)
-    if second is None:
+    frozen = {ui: next(iter(t)) for ui, t in root.assignment.items() if prep.units[ui].is_group}
+    best = _transport(prep, budget, groups_home=True, frozen=frozen)
+    if best is None:
+        best = _transport(prep, budget, groups_home=True)
+    if best is None:
         return None
-    gap = second.cost - first.cost
-    pi = potentials(first.network)
-    net = first.network
-    rc = net.costs + pi[net.tails] - pi[net.heads]
-    candidates: list[tuple[int, int, int, int]] = []  # (unit position, target, lo, hi)
-    for a, k, g in first.move_arcs:
-        flow, cap, r = int(net.flows[a]), int(net.caps[a]), int(rc[a])
-        slack = cap if r == 0 else gap // abs(r)
-        lo, hi = max(0, flow - slack), min(cap, flow + slack)
-        if hi > 0:
-            size = first.units[k].size
-            candidates.append((k, g, -(-lo // size), hi // size))
-    solved = _transport_mip(prep, first, candidates, budget, second.cost, time_limit)
-    if solved is None:
-        return BudgetResult(second.assignment, 3)
-    assignment, proven = solved
-    return BudgetResult(assignment, 4 if proven else 3)
-
-
-def _transport_mip(
-    prep: Prepared,
-    tr: _Transport,
-    candidates: list[tuple[int, int, int, int]],
-    budget: int,
-    max_cost: int,
-    time_limit: float,
-) -> tuple[Assignment, bool] | None:
-    solver = pywraplp.Solver.CreateSolver("HIGHS")
-    if solver is None or time_limit <= 0:
-        return None
-    solver.SuppressOutput()
-    solver.SetSolverSpecificParametersAsString("output_flag=false\nlog_to_console=false\n")
-    x = {}
-    out_of: dict[int, list] = {}
-    into: dict[int, list] = {}
-    per_unit: dict[int, list] = {}
-    moves = []
-    dist = []
-    for k, g, lo, hi in candidates:
-        unit = tr.units[k]
-        var = solver.IntVar(lo, hi, f"x_{k}_{g}")
-        x[k, g] = var
-        d = unit.dists[unit.targets.index(g)]
-        out_of.setdefault(unit.home, []).append(unit.size * var)
-        into.setdefault(g, []).append(unit.size * var)
-        per_unit.setdefault(k, []).append(var)
-        moves.append(unit.size * var)
-        dist.append(unit.size * d * var)
-    for f, terms in out_of.items():
-        solver.Add(solver.Sum(terms) <= tr.excess[f])
-    for g, terms in into.items():
-        solver.Add(solver.Sum(terms) <= tr.room[g])
-    for k, terms in per_unit.items():
-        solver.Add(solver.Sum(terms) <= tr.units[k].count)
-    solver.Add(solver.Sum(moves) == budget)
-    solver.Add(solver.Sum(dist) <= max_cost)
-    solver.Minimize(solver.Sum(dist))
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
-    solver.SetTimeLimit(int(time_limit * 1000))
-    status = solver.Solve(params)
-    if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        return None
-    assignment: Assignment = {}
-    for (k, g), var in x.items():
-        value = round(var.solution_value())
-        if value:
-            assignment.setdefault(tr.units[k].index, {})[g] = value
-    return assignment, status == pywraplp.Solver.OPTIMAL
+    if best.cost == root.cost:
+        return BudgetResult(best.assignment, 4)
+    counter = 0
+    heap: list[tuple[int, int, dict[int, int], dict[int, frozenset[int]], _Transport]] = [
+        (root.cost, counter, {}, {}, root)
+    ]
+    while heap:
+        bound, _, fz, fb, node = heapq.heappop(heap)
+        if bound >= best.cost:
+            break  # best-first: nothing left can improve
+        if time.perf_counter() > deadline:
+            return BudgetResult(best.assignment, 3)
+        ui, used = max(node.split.items(), key=lambda kv: max(kv[1].values()))
+        main = max(used, key=lambda g: used[g])
+        children = (
+            ({**fz, ui: main}, fb),
+            (fz, {**fb, ui: fb.get(ui, frozenset()) | {main}}),
+        )
+        for cfz, cfb in children:
+            child = _transport(prep, budget, groups_home=False, frozen=cfz, forbidden=cfb)
+            if child is None or child.cost >= best.cost:
+                continue
+            if child.whole:
+                best = child
+                continue
+            counter += 1
+            heapq.heappush(heap, (child.cost, counter, cfz, cfb, child))
+    return BudgetResult(best.assignment, 4)
