@@ -34,7 +34,11 @@ def run_one(size: str, seed: int, repeat: int, time_limit: float, workers: int) 
     from solver.solve import propose
     from solver.validate import validate_plan
 
-    doc = generate(size, seed)
+    if size.endswith(".json"):
+        with open(size, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    else:
+        doc = generate(size, seed)
     seconds: list[float] = []
     plan = None
     for _ in range(repeat):
@@ -55,6 +59,7 @@ def run_one(size: str, seed: int, repeat: int, time_limit: float, workers: int) 
     greedy_check = validate_plan(scenario, greedy)
     return {
         "size": size,
+        "label": SIZES[size].label if size in SIZES else size.rsplit("/", 1)[-1],
         "facilities": len(doc["facilities"]),
         "youths": len(doc["youths"]),
         "status": plan.status,
@@ -81,7 +86,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
             continue
         status = r["status"] + ("" if r["valid"] else " (INVALID PLAN)")
         lines.append(
-            f"| {SIZES[r['size']].label} | {r['facilities']:,} | {r['youths']:,} | {status} "
+            f"| {r['label']} | {r['facilities']:,} | {r['youths']:,} | {status} "
             f"| {_fmt_objective(r['objective'])} | {r['seconds']:.2f} | {r['peak_mb']:.0f} "
             f"| {_fmt_objective(r['greedy_objective'])} | {r['greedy_seconds']:.2f} |"
         )
@@ -95,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-limit", type=float, default=300.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--file", action="append", default=[], help="also run this scenario file (repeatable)"
+    )
     parser.add_argument("--json", action="store_true", help="print raw rows as JSON too")
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -103,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row))
         return 0
     rows = []
-    for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
-        if size not in SIZES:
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    for size in sizes + list(args.file):
+        if size not in SIZES and size not in args.file:
             parser.error(f"unknown size {size!r} (known: {', '.join(SIZES)})")
         cmd = [
             sys.executable,
