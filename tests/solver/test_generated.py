@@ -64,7 +64,6 @@ def test_bench_runs_one_size() -> None:
     assert row["facilities"] == SIZES["city"].facilities
 
 
-@pytest.mark.slow
 def test_large_city_is_optimal() -> None:
     doc = generate("large", seed=1)
     plan = propose(doc, time_limit=120)

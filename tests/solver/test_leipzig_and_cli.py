@@ -87,3 +87,27 @@ def test_cli_writes_plan_to_stdout(leipzig_path: Path) -> None:
     )
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["status"] == "OPTIMAL"
+
+
+def test_solver_imports_no_web_or_database_code() -> None:
+    code = (
+        "import sys, solver, solver.__main__, solver.bench, solver.greedy, solver.generate\n"
+        "roots = ('flask', 'sqlalchemy', 'placement')\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in roots]\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_propose_from_worker_threads(leipzig_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    doc = json.loads(leipzig_path.read_text(encoding="utf-8"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        plans = list(pool.map(lambda _: propose(doc, time_limit=30, workers=1), range(4)))
+    assert len({p.objective for p in plans}) == 1
+    assert all(p.status == "OPTIMAL" for p in plans)
