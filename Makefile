@@ -41,8 +41,10 @@ lint: install
 	$(BIN)/ruff check placement solver tests benchmarks
 	$(BIN)/ruff format --check placement solver tests benchmarks
 
+# Benchmarks print figures (medians); they are not tests.
 bench: install
-	$(BIN)/python -m solver.bench
+	$(BIN)/python -m solver.bench --repeat 3
+	$(BIN)/python benchmarks/bench_pages.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
