@@ -226,6 +226,36 @@ def _parse_youth(raw: Any, index: int, errors: _Errors, facility_ids: set[str]) 
     )
 
 
+def _entry_list(doc: dict[str, Any], name: str, errors: _Errors) -> list[Any]:
+    """The list under ``name``; a missing or non-list value is reported and read as empty."""
+    raw = doc.get(name, _MISSING)
+    if raw is _MISSING:
+        errors.add("scenario", name, "missing field")
+        return []
+    if not isinstance(raw, list):
+        errors.add("scenario", name, f"must be a list, got {_describe(raw)}")
+        return []
+    return raw
+
+
+def _note_id(
+    kind: str, noun: str, index: int, raw: Any, first_index: dict[str, int], errors: _Errors
+) -> str | None:
+    """The entry's string id (None if it has none), reporting a repeated one."""
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(rid, str):
+        return None
+    if rid in first_index:
+        errors.add(
+            _entry_name(kind, index, raw),
+            "id",
+            f"duplicate {noun} id {rid!r} (also {kind}[{first_index[rid]}])",
+        )
+    else:
+        first_index[rid] = index
+    return rid
+
+
 def parse_scenario_dict(doc: Any) -> tuple[Scenario | None, list[InputError]]:
     """Validate a decoded scenario document; returns the scenario or the list of errors."""
     errors = _Errors()
@@ -263,53 +293,20 @@ def parse_scenario_dict(doc: Any) -> tuple[Scenario | None, list[InputError]]:
         else:
             max_move_km = float(max_move_km)
 
-    raw_facilities = doc.get("facilities", _MISSING)
     facilities: list[Facility] = []
-    facility_ids: set[str] = set()
-    if raw_facilities is _MISSING:
-        errors.add("scenario", "facilities", "missing field")
-        raw_facilities = []
-    elif not isinstance(raw_facilities, list):
-        errors.add("scenario", "facilities", f"must be a list, got {_describe(raw_facilities)}")
-        raw_facilities = []
-    first_index: dict[str, int] = {}
-    for i, raw in enumerate(raw_facilities):
-        rid = raw.get("id") if isinstance(raw, dict) else None
-        if isinstance(rid, str):
-            if rid in first_index:
-                errors.add(
-                    _entry_name("facilities", i, raw),
-                    "id",
-                    f"duplicate facility id {rid!r} (also facilities[{first_index[rid]}])",
-                )
-            else:
-                first_index[rid] = i
-            # Known even if the entry has other errors, so references are not reported twice.
-            facility_ids.add(rid)
+    first_facility: dict[str, int] = {}
+    for i, raw in enumerate(_entry_list(doc, "facilities", errors)):
+        _note_id("facilities", "facility", i, raw, first_facility, errors)
         facility = _parse_facility(raw, i, errors)
         if facility is not None:
             facilities.append(facility)
 
-    raw_youths = doc.get("youths", _MISSING)
+    # Every id seen, even of entries with other errors, so references are not reported twice.
+    facility_ids = set(first_facility)
     youths: list[Youth] = []
-    if raw_youths is _MISSING:
-        errors.add("scenario", "youths", "missing field")
-        raw_youths = []
-    elif not isinstance(raw_youths, list):
-        errors.add("scenario", "youths", f"must be a list, got {_describe(raw_youths)}")
-        raw_youths = []
-    seen_youths: dict[str, int] = {}
-    for i, raw in enumerate(raw_youths):
-        rid = raw.get("id") if isinstance(raw, dict) else None
-        if isinstance(rid, str):
-            if rid in seen_youths:
-                errors.add(
-                    _entry_name("youths", i, raw),
-                    "id",
-                    f"duplicate youth id {rid!r} (also youths[{seen_youths[rid]}])",
-                )
-            else:
-                seen_youths[rid] = i
+    first_youth: dict[str, int] = {}
+    for i, raw in enumerate(_entry_list(doc, "youths", errors)):
+        _note_id("youths", "youth", i, raw, first_youth, errors)
         youth = _parse_youth(raw, i, errors, facility_ids)
         if youth is not None:
             youths.append(youth)
