@@ -38,6 +38,11 @@ def _new(facility_id, **overrides):
     return data
 
 
+def _confirmation(html: str) -> str:
+    """The confirmation key the warning page hands back with "Trotzdem aufnehmen"."""
+    return re.search(r'name="confirm"[^>]*value="([^"]*)"', html).group(1).replace("&#34;", '"')
+
+
 def _stays(app):
     with app.app_context():
         return db.session.scalars(sa.select(Stay).order_by(Stay.id)).all()
@@ -79,8 +84,14 @@ def test_over_capacity_needs_confirmation_then_warns_and_records_event(app, clie
     assert "Bitte prüfen, dann bestätigen" in html and "überbelegt" in html
     assert 'value="N-2"' in html  # nothing typed is lost
     assert len(_stays(app)) == 1
+    # Changing the person after seeing the warnings asks again.
+    changed = _new(a, reference="N-2", birth_date="2011-04-01")
+    again = client.post("/intake/admit", data={**changed, "confirm": _confirmation(html)})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 200 and "Bitte prüfen, dann bestätigen" in html
+    assert len(_stays(app)) == 1
     confirmed = client.post(
-        "/intake/admit", data=_new(a, reference="N-2", confirm="1"), follow_redirects=True
+        "/intake/admit", data={**changed, "confirm": _confirmation(html)}, follow_redirects=True
     )
     assert "ist überbelegt: 2 Personen auf 1" in confirmed.get_data(as_text=True)
     assert len(_stays(app)) == 2
@@ -96,7 +107,12 @@ def test_profile_mismatch_asks_for_a_reason(app, client, setup):
     assert not _stays(app)
     ok = client.post(
         "/intake/admit",
-        data=_new(a, birth_date="2018-01-01", confirm="1", override_reason="Geschwister zusammen"),
+        data=_new(
+            a,
+            birth_date="2018-01-01",
+            confirm=_confirmation(html),
+            override_reason="Geschwister zusammen",
+        ),
     )
     assert ok.status_code == 302
     assert _stays(app)[0].override_reason == "Geschwister zusammen"

@@ -150,7 +150,7 @@ def admit():
     if form.validate_on_submit():
         try:
             target = _admission_target(form)
-            if form.confirm.data != "1":
+            if form.confirm.data != _confirmation_key(form):
                 preview = _preview(form, target)
             if preview is None or not (preview["mismatches"] or preview["warnings"]):
                 result = admissions.admit(
@@ -176,7 +176,7 @@ def admit():
                 for warning in result.warnings:
                     flash(warning.message, "warning")
                 return redirect(url_for("intake.stay", stay_id=result.stay.id))
-            form.confirm.data = "1"
+            form.confirm.data = _confirmation_key(form)
         except PlacementError as error:
             _show_error(form, error)
             preview = None
@@ -185,6 +185,21 @@ def admit():
     return render_template(
         "intake/admit.html", form=form, preview=preview, reservation=reservation
     ), status
+
+
+def _confirmation_key(form: AdmissionForm) -> str:
+    """What a confirmation applies to: changing the house, the person or the time after
+    seeing the warnings asks again."""
+    fields = (
+        "facility_id",
+        "existing_reference",
+        "birth_date",
+        "gender",
+        "uma",
+        "start",
+        "reservation_id",
+    )
+    return "|".join(str(getattr(form, name).data or "") for name in fields)
 
 
 def _prefill_admission(form: AdmissionForm) -> None:
