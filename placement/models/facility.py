@@ -53,18 +53,6 @@ class Facility(Base):
     def gender_set(self) -> frozenset[Gender]:
         return frozenset(Gender(code) for code in self.genders)
 
-    def accepts(self, age: int, gender: Gender | str, uma: bool) -> bool:
-        """Whether a youth of this profile fits the facility's age, gender and umA rules."""
-        if not (self.age_min <= age <= self.age_max):
-            return False
-        if str(gender) not in self.genders:
-            return False
-        if self.uma_policy == UmaPolicy.ONLY:
-            return uma
-        if self.uma_policy == UmaPolicy.NONE:
-            return not uma
-        return True
-
     def __repr__(self) -> str:
         return f"<Facility {self.code}>"
 

@@ -10,8 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.enums import AgeAssessment, Gender, db_enum
 
+
 # Facilities a youth must not be moved to (protection from family, conflicts). The reason
 # is deliberately not stored.
+def age_in_years(birth_date: date, day: date) -> int:
+    """Whole years of age on ``day`` (the birthday itself counts)."""
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
 youth_exclusion = Table(
     "youth_exclusion",
     Base.metadata,
@@ -45,10 +54,7 @@ class Youth(Base):
 
     def age_on(self, day: date) -> int:
         """Whole years of age on ``day``."""
-        years = day.year - self.birth_date.year
-        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        return age_in_years(self.birth_date, day)
 
     def __repr__(self) -> str:
         return f"<Youth {self.reference}>"

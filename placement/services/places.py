@@ -11,6 +11,7 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility
 from placement.models.enums import Gender, UmaPolicy
+from placement.models.youth import age_in_years
 from placement.services.capacity import capacities_at, capacity_at
 from placement.services.errors import PlacementError
 from placement.services.occupancy import occupancy_at, reserved_at
@@ -20,11 +21,7 @@ from solver.geo import haversine_km
 
 def age_on(birth_date: date, instant: datetime) -> int:
     """Whole years of age at ``instant`` (Berlin calendar day)."""
-    day = instant.astimezone(BERLIN).date()
-    years = day.year - birth_date.year
-    if (day.month, day.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years
+    return age_in_years(birth_date, instant.astimezone(BERLIN).date())
 
 
 def profile_mismatches(facility: Facility, age: int, gender: Gender | str, uma: bool) -> list[str]:

@@ -37,6 +37,7 @@ from sqlalchemy import or_, select, union_all
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, Stay, Youth
 from placement.models.enums import EndReason, FacilityKind, label
+from placement.models.youth import age_in_years
 from placement.services.occupancy import open_stays_at
 from placement.services.overview import BoardRow, board_at
 from placement.timeutil import BERLIN, local
@@ -59,13 +60,6 @@ def age_band(age: int) -> int:
         if high is None or age < high:
             return index
     return len(AGE_BANDS) - 1  # pragma: no cover
-
-
-def age_on(birth_date: date, day: date) -> int:
-    years = day.year - birth_date.year
-    if (day.month, day.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years
 
 
 def berlin_midnight(day: date) -> datetime:
@@ -299,7 +293,7 @@ def monthly_report(year: int, month: int) -> MonthlyReport:
     for fid, start_at, birth_date, uma in admissions:
         row = rows[fid]
         row.admissions += 1
-        row.bands[age_band(age_on(birth_date, local(start_at).date()))] += 1
+        row.bands[age_band(age_in_years(birth_date, local(start_at).date()))] += 1
         row.uma_admissions += bool(uma)
     for fid, start_at, end_at, end_reason in discharges:
         row = rows[fid]
@@ -403,7 +397,7 @@ def stichtag_report(instant: datetime) -> StichtagReport:
         row = rows.get(fid)
         if row is None:
             continue
-        row.bands[age_band(age_on(birth_date, day))] += 1
+        row.bands[age_band(age_in_years(birth_date, day))] += 1
         row.uma += bool(uma)
     total = StichtagRow(board=None, name="Gesamt", kind=None, planning_area=None)
     for row in rows.values():
