@@ -418,15 +418,19 @@ def potentials(net: _Network) -> np.ndarray:
     raise RuntimeError("negative cycle in residual graph: flow not optimal")
 
 
+def reduced_costs(net: _Network) -> np.ndarray:
+    """Every arc's reduced cost under optimal node potentials."""
+    pi = potentials(net)
+    return net.costs + pi[net.tails] - pi[net.heads]
+
+
 def fixing_bounds(
-    prep: Prepared, result: FlowResult, gap: int
+    prep: Prepared, net: _Network, gap: int, rc: np.ndarray | None = None
 ) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, tuple[int, int]]]:
     """Reduced-cost fixing: item bounds per (unit, target) and per unit's stay, valid for
-    every plan whose folded cost is at most the relaxation's optimum plus `gap`."""
-    net = result.network
-    assert net is not None
-    pi = potentials(net)
-    rc = net.costs + pi[net.tails] - pi[net.heads]
+    every plan whose folded cost is at most that of the optimal flow `net` plus `gap`."""
+    if rc is None:
+        rc = reduced_costs(net)
 
     def youth_range(a: int) -> tuple[int, int]:
         flow, cap, r = int(net.flows[a]), int(net.caps[a]), int(rc[a])

@@ -33,6 +33,7 @@ from solver.flow import (
     solve_flow,
 )
 from solver.greedy import greedy_plan
+from solver.lagrange import PricedResult, solve_priced_budget
 from solver.mip import solve_restricted_mip
 from solver.model import (
     FEASIBLE,
@@ -143,10 +144,10 @@ def _exact_groups(
     if not weights.fits:
         return None
     relaxed = solve_flow(prep, comp, weights, keep_network=True)
-    if relaxed is None or relaxed.objective != bound:
+    if relaxed is None or relaxed.network is None or relaxed.objective != bound:
         return None
     gap = weights.w3 * (got.moves - bound.moves) + got.distance - bound.distance
-    domains, _stays = fixing_bounds(prep, relaxed, gap)
+    domains, _stays = fixing_bounds(prep, relaxed.network, gap)
     levels = Objective(bound.overflow, bound.reserve_shortfall, got.moves, 0)
     result = solve_restricted_mip(
         prep,
@@ -298,36 +299,62 @@ def propose(
     if budget is not None and total_moves > budget:
         stats["budget_binding"] = True
         active = [ci for ci in range(len(comps)) if solutions[ci]]
-        hint = _trim_to_budget(
-            prep,
-            [comps[ci] for ci in active],
-            {i: solutions[ci] for i, ci in enumerate(active)},
-            budget,
-        )
-        greedy = _greedy_assignment(prep, {ui for ci in active for ui in comps[ci].units})
-
-        def total(a: Assignment) -> Objective:
-            return sum((component_objective(prep, comps[ci], a) for ci in active), Objective())
-
-        if total(greedy) < total(hint):
-            hint = greedy
-        lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
-        lex = solve_lexicographic(
-            prep,
-            [comps[ci] for ci in active],
-            budget,
-            hint,
-            [lower if proven_levels >= 1 else None, None, None, None],
-            clock,
-            workers,
-        )
-        solutions = {0: lex.assignment}
-        proven_levels = lex.proven
+        priced = solve_priced_budget(prep, [comps[ci] for ci in active], budget, clock.remaining)
+        if priced is not None:
+            stats.update(priced.stats)
+        if priced is not None and priced.proven >= 3:
+            solutions = {0: priced.assignment}
+            proven_levels = priced.proven
+        else:
+            solutions, proven_levels = _budget_cp_sat(
+                prep, comps, active, solutions, priced, proven_levels, clock, workers
+            )
 
     assignment: Assignment = {}
     for a in solutions.values():
         assignment.update(a)
     return _finish(prep, assignment, proven_levels, clock, stats, explanations)
+
+
+def _budget_cp_sat(
+    prep: Prepared,
+    comps: list[Component],
+    active: list[int],
+    solutions: dict[int, Assignment],
+    priced: PricedResult | None,
+    proven_levels: int,
+    clock: _Clock,
+    workers: int,
+) -> tuple[dict[int, Assignment], int]:
+    """The budget over all active components as one CP-SAT model, warm-started from the
+    best of the priced plan, a trimmed optimum and the greedy plan."""
+    budget = prep.scenario.max_moves
+    assert budget is not None
+    candidates = [
+        _trim_to_budget(
+            prep,
+            [comps[ci] for ci in active],
+            {i: solutions[ci] for i, ci in enumerate(active)},
+            budget,
+        ),
+        _greedy_assignment(prep, {ui for ci in active for ui in comps[ci].units}),
+    ]
+    if priced is not None:
+        candidates.append(priced.assignment)
+
+    def total(a: Assignment) -> Objective:
+        return sum((component_objective(prep, comps[ci], a) for ci in active), Objective())
+
+    hint = min(candidates, key=total)
+    if priced is not None:
+        bounds: list[int | None] = list(priced.bound.as_tuple())
+    else:
+        lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
+        bounds = [lower if proven_levels >= 1 else None, None, None, None]
+    lex = solve_lexicographic(
+        prep, [comps[ci] for ci in active], budget, hint, bounds, clock, workers
+    )
+    return {0: lex.assignment}, lex.proven
 
 
 def _finish(
