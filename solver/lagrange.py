@@ -393,8 +393,8 @@ def solve_priced_budget(
     budget: int,
     remaining: Callable[[], float],
 ) -> PricedResult | None:
-    """The budgeted optimum over `comps` by pricing the budget; None when the budget does
-    not bind the relaxation or a price does not fit (the caller falls back to CP-SAT)."""
+    """The budgeted optimum over `comps` by pricing the budget; None when no flow at λ* has
+    exactly B moves or a price does not fit (the caller falls back to CP-SAT)."""
     net = build_net(prep, comps, budget)
     merged = Component(
         [f for c in comps for f in c.facilities], [u for c in comps for u in c.units]
@@ -406,9 +406,12 @@ def solve_priced_budget(
 
     try:
         price, more, fewer = price_budget(net, budget, out_of_time=out_of_time)
+        # Without groups the budget may not bind at all (price 0); then that flow is the
+        # relaxation's optimum. Otherwise it is the flow at λ* with exactly B moves.
         if more.moves <= budget:
-            return None
-        relaxed = exact_budget_flow(net, more, fewer, budget)
+            relaxed: np.ndarray | None = more.flows
+        else:
+            relaxed = exact_budget_flow(net, more, fewer, budget)
         if relaxed is None:
             return None
         whole, split = net.assignment(prep, relaxed)

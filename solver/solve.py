@@ -244,7 +244,8 @@ def propose(
 
     Returns a plan with status OPTIMAL, FEASIBLE (time limit hit; rules hold) or
     INVALID_INPUT (with `errors`). Never raises for bad input. `use_flow=False` skips the
-    flow shortcut and proves every component with CP-SAT alone (for cross-checks).
+    flow shortcuts (components, direct budget, budget pricing) and proves everything with
+    CP-SAT alone (for cross-checks).
     """
     clock = _Clock(time_limit)
     if not isinstance(scenario, Scenario):
@@ -254,7 +255,7 @@ def propose(
         scenario = parsed
     prep = prepare(scenario)
     comps = prep.components
-    if scenario.max_moves is not None:
+    if scenario.max_moves is not None and use_flow:
         # A budget that direct moves can use up fully is solved exactly without components.
         direct = solve_direct_budget(prep, scenario.max_moves, clock.remaining())
         if direct is not None:
@@ -299,7 +300,11 @@ def propose(
     if budget is not None and total_moves > budget:
         stats["budget_binding"] = True
         active = [ci for ci in range(len(comps)) if solutions[ci]]
-        priced = solve_priced_budget(prep, [comps[ci] for ci in active], budget, clock.remaining)
+        priced = (
+            solve_priced_budget(prep, [comps[ci] for ci in active], budget, clock.remaining)
+            if use_flow
+            else None
+        )
         if priced is not None:
             stats.update(priced.stats)
         if priced is not None and priced.proven >= 3:
