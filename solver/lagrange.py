@@ -42,8 +42,10 @@ from solver.mip import solve_restricted_mip
 from solver.model import LEVELS, Objective
 
 _COST_LIMIT = 2**62
-# Free (unit, target) pairs the improvement MIP works on, and the most the proof may have.
+# Free (unit, target) pairs the improvement MIP works on (and its time), and the most pairs
+# reduced-cost fixing may leave for the proof.
 NEIGHBOURHOOD_PAIRS = 20_000
+IMPROVE_SECONDS = 30.0
 PROOF_PAIRS = 60_000
 
 
@@ -439,7 +441,13 @@ def solve_priced_budget(
     rc = reduced_costs(network)
     domains = _neighbourhood(prep, net, rc, plan)
     improved = solve_restricted_mip(
-        prep, merged, domains, levels, False, remaining(), max_distance=got.distance
+        prep,
+        merged,
+        domains,
+        levels,
+        False,
+        min(IMPROVE_SECONDS, remaining()),
+        max_distance=got.distance,
     )
     if improved is not None:
         candidate, _proven = improved
