@@ -394,9 +394,13 @@ def solve_priced_budget(
     comps: list[Component],
     budget: int,
     remaining: Callable[[], float],
+    binding_only: bool = False,
 ) -> PricedResult | None:
     """The budgeted optimum over `comps` by pricing the budget; None when no flow at λ* has
-    exactly B moves or a price does not fit (the caller falls back to CP-SAT)."""
+    exactly B moves or a price does not fit (the caller falls back to CP-SAT), and with
+    `binding_only` also when the budget does not bind the relaxation."""
+    if not comps:
+        return None
     net = build_net(prep, comps, budget)
     merged = Component(
         [f for c in comps for f in c.facilities], [u for c in comps for u in c.units]
@@ -411,6 +415,8 @@ def solve_priced_budget(
         # Without groups the budget may not bind at all (price 0); then that flow is the
         # relaxation's optimum. Otherwise it is the flow at λ* with exactly B moves.
         if more.moves <= budget:
+            if binding_only:
+                return None
             relaxed: np.ndarray | None = more.flows
         else:
             relaxed = exact_budget_flow(net, more, fewer, budget)

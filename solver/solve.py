@@ -255,6 +255,7 @@ def propose(
         scenario = parsed
     prep = prepare(scenario)
     comps = prep.components
+    priced: PricedResult | None = None
     if scenario.max_moves is not None and use_flow:
         # A budget that direct moves can use up fully is solved exactly without components.
         direct = solve_direct_budget(prep, scenario.max_moves, clock.remaining())
@@ -267,6 +268,14 @@ def propose(
             }
             return _finish(
                 prep, direct.assignment, direct.proven, clock, stats_direct, explanations
+            )
+        # A budget that binds even the relaxation is priced over all components at once,
+        # without solving each component unconstrained first (which may be long, and moot).
+        priced = solve_priced_budget(prep, comps, scenario.max_moves, clock.remaining, True)
+        if priced is not None and priced.proven >= 3:
+            stats_priced = {"components": len(comps), "units": len(prep.units), **priced.stats}
+            return _finish(
+                prep, priced.assignment, priced.proven, clock, stats_priced, explanations
             )
     solutions: dict[int, Assignment] = {}
     proven: dict[int, int] = {}
@@ -300,11 +309,10 @@ def propose(
     if budget is not None and total_moves > budget:
         stats["budget_binding"] = True
         active = [ci for ci in range(len(comps)) if solutions[ci]]
-        priced = (
-            solve_priced_budget(prep, [comps[ci] for ci in active], budget, clock.remaining)
-            if use_flow
-            else None
-        )
+        if use_flow and priced is None:
+            priced = solve_priced_budget(
+                prep, [comps[ci] for ci in active], budget, clock.remaining
+            )
         if priced is not None:
             stats.update(priced.stats)
         if priced is not None and priced.proven >= 3:
