@@ -6,9 +6,11 @@
    is then proven optimal without CP-SAT.
 3. Components where that fails go to CP-SAT, warm-started with the flow plan, level by level:
    minimise a level, fix it at its proven optimum, hint the complete solution, go on.
-4. A move budget couples the components. If the per-component optima together stay within
-   the budget they are optimal; otherwise one CP-SAT model over all components that move
-   anybody is solved with the budget, warm-started from a trimmed plan.
+4. A move budget couples the components. Direct moves that use it up are solved as one
+   transport flow (`budget.py`); a budget that binds the relaxation is priced into the flow
+   (`lagrange.py`). Otherwise, if the per-component optima together stay within the budget
+   they are optimal; if not, the budget is priced over the components that move anybody,
+   and one CP-SAT model over them is the last resort.
 """
 
 from __future__ import annotations
