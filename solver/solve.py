@@ -311,7 +311,10 @@ def propose(
     if budget is not None and total_moves > budget:
         stats["budget_binding"] = True
         active = [ci for ci in range(len(comps)) if solutions[ci]]
-        if use_flow and priced is None:
+        # The early pricing covered every component; its bound counts houses that the
+        # CP-SAT model below leaves out, so only a pricing over the active ones bounds it.
+        priced_active = priced is None and use_flow
+        if priced_active:
             priced = solve_priced_budget(
                 prep, [comps[ci] for ci in active], budget, clock.remaining
             )
@@ -322,7 +325,15 @@ def propose(
             proven_levels = priced.proven
         else:
             solutions, proven_levels = _budget_cp_sat(
-                prep, comps, active, solutions, priced, proven_levels, clock, workers
+                prep,
+                comps,
+                active,
+                solutions,
+                priced,
+                priced_active,
+                proven_levels,
+                clock,
+                workers,
             )
 
     assignment: Assignment = {}
@@ -337,6 +348,7 @@ def _budget_cp_sat(
     active: list[int],
     solutions: dict[int, Assignment],
     priced: PricedResult | None,
+    priced_bound_applies: bool,
     proven_levels: int,
     clock: _Clock,
     workers: int,
@@ -361,7 +373,7 @@ def _budget_cp_sat(
         return sum((component_objective(prep, comps[ci], a) for ci in active), Objective())
 
     hint = min(candidates, key=total)
-    if priced is not None:
+    if priced is not None and priced_bound_applies:
         bounds: list[int | None] = list(priced.bound.as_tuple())
     else:
         lower = sum(component_objective(prep, comps[ci], solutions[ci]).overflow for ci in active)
