@@ -12,12 +12,13 @@ optimum.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from solver.classes import Component, Prepared
+from solver.classes import Component, Prepared, Unit
 from solver.model import Objective
 
 # Assignment: per unit index, {target facility index: number of items moved there}.
@@ -92,20 +93,20 @@ class FlowWeights:
         return cls(w1, w2, w3, True, nodes, movable)
 
 
-def component_objective(prep: Prepared, comp: Component, assignment: Assignment) -> Objective:
-    """Objective of a component (its facilities and units) under an assignment."""
-    occ = {f: prep.occupancy[f] for f in comp.facilities}
+def moved_objective(
+    prep: Prepared, facilities: Iterable[int], moved: Iterable[tuple[Unit, int, int]]
+) -> Objective:
+    """Objective over `facilities` when, per (unit, target, youths), that many youths of the
+    unit move there (a split group counts its moved youths)."""
+    occ = {f: prep.occupancy[f] for f in facilities}
     moves = 0
     distance = 0
-    for ui in comp.units:
-        unit = prep.units[ui]
-        dist_of = dict(zip(unit.targets, unit.dists, strict=True))
-        for g, k in assignment.get(ui, {}).items():
-            if k:
-                occ[unit.home] -= k * unit.size
-                occ[g] += k * unit.size
-                moves += k * unit.size
-                distance += k * unit.size * dist_of[g]
+    for unit, g, youths in moved:
+        if youths:
+            occ[unit.home] -= youths
+            occ[g] += youths
+            moves += youths
+            distance += youths * unit.dists[unit.targets.index(g)]
     overflow = 0
     shortfall = 0
     for f, n in occ.items():
@@ -113,6 +114,16 @@ def component_objective(prep: Prepared, comp: Component, assignment: Assignment)
         overflow += max(0, n - fac.capacity)
         shortfall += max(0, n - fac.capacity + fac.reserve)
     return Objective(overflow, shortfall, moves, distance)
+
+
+def component_objective(prep: Prepared, comp: Component, assignment: Assignment) -> Objective:
+    """Objective of a component (its facilities and units) under an assignment."""
+    moved = (
+        (unit, g, k * unit.size)
+        for unit in (prep.units[ui] for ui in comp.units)
+        for g, k in assignment.get(unit.index, {}).items()
+    )
+    return moved_objective(prep, comp.facilities, moved)
 
 
 @dataclass(slots=True)
@@ -282,7 +293,11 @@ def solve_flow(
             assignment[unit.index] = {g: 1 for g in per_target}
         else:
             assignment[unit.index] = dict(per_target)
-    objective = _objective_from_flows(prep, comp, units, youth_flows)
+    objective = moved_objective(
+        prep,
+        comp.facilities,
+        ((units[pos], g, flow) for pos, per in youth_flows.items() for g, flow in per.items()),
+    )
     network = None
     if keep_network:
         network = _Network(
@@ -299,29 +314,6 @@ def solve_flow(
             stay_arcs={int(net.unit_index[p]): k for k, p in enumerate(stay_idx.tolist())},
         )
     return FlowResult(assignment, objective, int(smcf.optimal_cost()), split, network)
-
-
-def _objective_from_flows(
-    prep: Prepared, comp: Component, units: list, youth_flows: dict[int, dict[int, int]]
-) -> Objective:
-    occ = {f: prep.occupancy[f] for f in comp.facilities}
-    moves = 0
-    distance = 0
-    for pos, per_target in youth_flows.items():
-        unit = units[pos]
-        dist_of = dict(zip(unit.targets, unit.dists, strict=True))
-        for g, flow in per_target.items():
-            occ[unit.home] -= flow
-            occ[g] += flow
-            moves += flow
-            distance += flow * dist_of[g]
-    overflow = 0
-    shortfall = 0
-    for f, n in occ.items():
-        fac = prep.facilities[f]
-        overflow += max(0, n - fac.capacity)
-        shortfall += max(0, n - fac.capacity + fac.reserve)
-    return Objective(overflow, shortfall, moves, distance)
 
 
 def solve_component_flow(

@@ -36,6 +36,7 @@ from solver.flow import (
     _Network,
     component_objective,
     fixing_bounds,
+    moved_objective,
     reduced_costs,
 )
 from solver.mip import solve_restricted_mip
@@ -57,7 +58,6 @@ class BudgetNet:
     heads: np.ndarray
     caps: np.ndarray
     base: np.ndarray  # folded cost per arc, without the price of a move
-    dist: np.ndarray  # distance of move arcs, 0 otherwise
     is_move: np.ndarray
     is_stay: np.ndarray
     arc_unit: np.ndarray  # unit index of stay and move arcs, -1 otherwise
@@ -107,23 +107,16 @@ class BudgetNet:
             del result[ui]
         return result, split
 
-    def objective(self, prep: Prepared, flows: np.ndarray) -> Objective:
-        """The four levels of a flow, counted in youths (split groups too)."""
-        moving = np.flatnonzero(flows * self.is_move)
-        amount = flows[moving]
-        homes = np.array(
-            [prep.units[u].home for u in self.arc_unit[moving].tolist()], dtype=np.int64
-        )
-        occupancy = np.array(prep.occupancy, dtype=np.int64)
-        np.subtract.at(occupancy, homes, amount)
-        np.add.at(occupancy, self.arc_target[moving], amount)
-        capacity = np.array([f.capacity for f in prep.facilities], dtype=np.int64)
-        usable = np.array([f.usable for f in prep.facilities], dtype=np.int64)
-        return Objective(
-            int(np.maximum(0, occupancy - capacity).sum()),
-            int(np.maximum(0, occupancy - usable).sum()),
-            int(amount.sum()),
-            int((amount * self.dist[moving]).sum()),
+    def objective(self, prep: Prepared, flows: np.ndarray, facilities: list[int]) -> Objective:
+        """The four levels of a flow over `facilities`, in youths (split groups too)."""
+        moving = np.flatnonzero(flows * self.is_move).tolist()
+        return moved_objective(
+            prep,
+            facilities,
+            (
+                (prep.units[int(self.arc_unit[a])], int(self.arc_target[a]), int(flows[a]))
+                for a in moving
+            ),
         )
 
     def frozen_caps(self, prep: Prepared, whole: Assignment) -> np.ndarray:
@@ -211,7 +204,6 @@ def build_net(prep: Prepared, comps: list[Component], budget: int) -> BudgetNet:
         heads=heads,
         caps=caps,
         base=base,
-        dist=np.where(kind == 1, base - w3, 0),
         is_move=kind == 1,
         is_stay=kind == 0,
         arc_unit=units,
@@ -423,7 +415,7 @@ def solve_priced_budget(
         if relaxed is None:
             return None
         whole, split = net.assignment(prep, relaxed)
-        bound = net.objective(prep, relaxed)
+        bound = net.objective(prep, relaxed, merged.facilities)
         stats["split_groups"] = len(split)
         if not split:
             return PricedResult(whole, len(LEVELS), bound, stats)
