@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from solver.classes import Prepared
-from solver.flow import Assignment, _Network, potentials
+from solver.classes import Assignment, Prepared
+from solver.network import Network, potentials
 
 
 @dataclass(slots=True)
@@ -74,7 +74,7 @@ class _TransportData:
         self.arc_group = self.unit_group[self.arc_pos]
         # Arcs still worth considering (reduced-cost fixing narrows this; see `narrow`).
         self.arc_live = np.ones(len(self.arc_pos), dtype=bool)
-        self.root_network: _Network | None = None
+        self.root_network: Network | None = None
         self.root_arcs = np.zeros(0, dtype=np.int64)
         self.rc: np.ndarray | None = None
         self.used = np.zeros(0, dtype=bool)
@@ -182,7 +182,7 @@ class _TransportData:
         all_flows = np.asarray(smcf.flows(ids), dtype=np.int64)
         flows = all_flows[len(all_flows) - len(arcs) :]
         if keep_network:
-            self.root_network = _Network(
+            self.root_network = Network(
                 tails, heads, caps, costs, all_flows, sink + 1, move_arcs=[], stay_arcs={}
             )
             self.root_arcs = arcs

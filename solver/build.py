@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
-from solver.classes import Component, Prepared
-from solver.flow import Assignment
+from solver.classes import Assignment, Component, Prepared
 
 
 @dataclass(slots=True)

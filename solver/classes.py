@@ -31,6 +31,10 @@ import numpy as np
 from solver.geo import EARTH_RADIUS_KM, distance_units, haversine_km
 from solver.model import Facility, Scenario, Youth
 
+# What the model decides: per unit index, {target facility index: number of items moved there}
+# (an item is one youth of a class, or a whole group). Units absent from it stay.
+Assignment = dict[int, dict[int, int]]
+
 
 @dataclass(slots=True)
 class Unit:

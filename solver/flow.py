@@ -12,33 +12,15 @@ optimum.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from solver.classes import Component, Prepared, Unit
+from solver.classes import Assignment, Component, Prepared
 from solver.model import Objective
-
-# Assignment: per unit index, {target facility index: number of items moved there}.
-Assignment = dict[int, dict[int, int]]
-
-_COST_LIMIT = 2**62
-
-
-@dataclass(slots=True)
-class _Network:
-    """The arcs of a solved flow, kept for computing reduced costs."""
-
-    tails: np.ndarray
-    heads: np.ndarray
-    caps: np.ndarray
-    costs: np.ndarray
-    flows: np.ndarray
-    n_nodes: int
-    move_arcs: list[tuple[int, int, int]]  # (arc position, unit index, target)
-    stay_arcs: dict[int, int]  # unit index -> arc position
+from solver.network import COST_LIMIT, Network, component_arcs
+from solver.objective import moved_objective
 
 
 @dataclass(slots=True)
@@ -47,7 +29,7 @@ class FlowResult:
     objective: Objective
     cost: int
     split_groups: dict[int, dict[int, int]]
-    network: _Network | None = None
+    network: Network | None = None
 
     @property
     def groups_whole(self) -> bool:
@@ -67,7 +49,7 @@ class FlowWeights:
         self.w1, self.w2, self.w3, self.with_distance = w1, w2, w3, with_distance
         # The cost-scaling algorithm multiplies costs by the number of nodes.
         biggest = w1 + w2
-        self.fits = biggest * (nodes + 1) < _COST_LIMIT and biggest * (total + 1) < _COST_LIMIT
+        self.fits = biggest * (nodes + 1) < COST_LIMIT and biggest * (total + 1) < COST_LIMIT
 
     @classmethod
     def without_distance(cls, prep: Prepared, comp: Component) -> FlowWeights:
@@ -93,103 +75,6 @@ class FlowWeights:
         return cls(w1, w2, w3, True, nodes, movable)
 
 
-def moved_objective(
-    prep: Prepared, facilities: Iterable[int], moved: Iterable[tuple[Unit, int, int]]
-) -> Objective:
-    """Objective over `facilities` when, per (unit, target, youths), that many youths of the
-    unit move there (a split group counts its moved youths)."""
-    occ = {f: prep.occupancy[f] for f in facilities}
-    moves = 0
-    distance = 0
-    for unit, g, youths in moved:
-        if youths:
-            occ[unit.home] -= youths
-            occ[g] += youths
-            moves += youths
-            distance += youths * unit.dists[unit.targets.index(g)]
-    overflow = 0
-    shortfall = 0
-    for f, n in occ.items():
-        fac = prep.facilities[f]
-        overflow += max(0, n - fac.capacity)
-        shortfall += max(0, n - fac.capacity + fac.reserve)
-    return Objective(overflow, shortfall, moves, distance)
-
-
-def component_objective(prep: Prepared, comp: Component, assignment: Assignment) -> Objective:
-    """Objective of a component (its facilities and units) under an assignment."""
-    moved = (
-        (unit, g, k * unit.size)
-        for unit in (prep.units[ui] for ui in comp.units)
-        for g, k in assignment.get(unit.index, {}).items()
-    )
-    return moved_objective(prep, comp.facilities, moved)
-
-
-@dataclass(slots=True)
-class _Arcs:
-    """Static arrays of a component's network, built once and reused by every flow solve."""
-
-    n_units: int
-    sink: int
-    unit_index: np.ndarray  # per unit position
-    unit_amount: np.ndarray
-    stay_tail: np.ndarray
-    stay_head: np.ndarray
-    move_tail: np.ndarray  # unit position
-    move_head: np.ndarray  # facility node
-    move_target: np.ndarray  # facility index
-    move_dist: np.ndarray
-    move_unit: np.ndarray  # unit index
-    fac_node: np.ndarray
-    fac_free: np.ndarray
-    fac_reserve_room: np.ndarray
-    is_group: np.ndarray  # per unit position
-
-
-def _arcs(prep: Prepared, comp: Component) -> _Arcs:
-    cached = comp.cache.get("arcs")
-    if isinstance(cached, _Arcs):
-        return cached
-    units = [prep.units[i] for i in comp.units]
-    local = {f: i for i, f in enumerate(comp.facilities)}
-    n_units = len(units)
-    mt, mh, mg, md, mu = [], [], [], [], []
-    for pos, unit in enumerate(units):
-        mt.extend([pos] * len(unit.targets))
-        mh.extend(n_units + local[g] for g in unit.targets)
-        mg.extend(unit.targets)
-        md.extend(unit.dists)
-        mu.extend([unit.index] * len(unit.targets))
-    free, room = [], []
-    for f in comp.facilities:
-        fac = prep.facilities[f]
-        fixed = prep.fixed[f]
-        usable = fac.capacity - fac.reserve
-        free.append(max(0, usable - fixed))
-        room.append(max(0, fac.capacity - max(fixed, usable)))
-    i64 = np.int64
-    arcs = _Arcs(
-        n_units=n_units,
-        sink=n_units + len(comp.facilities),
-        unit_index=np.array([u.index for u in units], dtype=i64),
-        unit_amount=np.array([u.size * u.count for u in units], dtype=i64),
-        stay_tail=np.arange(n_units, dtype=i64),
-        stay_head=np.array([n_units + local[u.home] for u in units], dtype=i64),
-        move_tail=np.array(mt, dtype=i64),
-        move_head=np.array(mh, dtype=i64),
-        move_target=np.array(mg, dtype=i64),
-        move_dist=np.array(md, dtype=i64),
-        move_unit=np.array(mu, dtype=i64),
-        fac_node=np.arange(n_units, n_units + len(comp.facilities), dtype=i64),
-        fac_free=np.array(free, dtype=i64),
-        fac_reserve_room=np.array(room, dtype=i64),
-        is_group=np.array([u.is_group for u in units], dtype=bool),
-    )
-    comp.cache["arcs"] = arcs
-    return arcs
-
-
 def solve_flow(
     prep: Prepared,
     comp: Component,
@@ -203,7 +88,7 @@ def solve_flow(
     `forced` pins group units to a target (None = stay); `allowed` limits each unit's move
     targets (as left by reduced-cost fixing).
     """
-    net = _arcs(prep, comp)
+    net = component_arcs(prep, comp)
     n_units = net.n_units
     stay_keep = np.ones(n_units, dtype=bool)
     move_keep = np.ones(len(net.move_tail), dtype=bool)
@@ -300,7 +185,7 @@ def solve_flow(
     )
     network = None
     if keep_network:
-        network = _Network(
+        network = Network(
             tails=np.asarray(tails, dtype=np.int64),
             heads=np.asarray(heads, dtype=np.int64),
             caps=np.asarray(caps, dtype=np.int64),
@@ -383,62 +268,3 @@ def solve_component_flow(
     if not candidates:
         return None, bound
     return min(candidates, key=lambda r: r.cost), bound
-
-
-def potentials(net: _Network) -> np.ndarray:
-    """Optimal node potentials: shortest distances in the residual graph (Bellman-Ford).
-
-    With these, every arc's reduced cost is >= 0 if it may still carry more flow and <= 0 if
-    it carries some, which is what reduced-cost fixing needs.
-    """
-    fwd = net.flows < net.caps
-    bwd = net.flows > 0
-    tails = np.concatenate([net.tails[fwd], net.heads[bwd]])
-    heads = np.concatenate([net.heads[fwd], net.tails[bwd]])
-    costs = np.concatenate([net.costs[fwd], -net.costs[bwd]])
-    order = np.argsort(heads, kind="stable")
-    tails, heads, costs = tails[order], heads[order], costs[order]
-    starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]])
-    targets = heads[starts]
-    dist = np.zeros(net.n_nodes, dtype=np.int64)
-    for _ in range(net.n_nodes + 1):
-        best = np.minimum.reduceat(dist[tails] + costs, starts)
-        improved = best < dist[targets]
-        if not improved.any():
-            return dist
-        dist[targets[improved]] = best[improved]
-    raise RuntimeError("negative cycle in residual graph: flow not optimal")
-
-
-def reduced_costs(net: _Network) -> np.ndarray:
-    """Every arc's reduced cost under optimal node potentials."""
-    pi = potentials(net)
-    return net.costs + pi[net.tails] - pi[net.heads]
-
-
-def fixing_bounds(
-    prep: Prepared, net: _Network, gap: int, rc: np.ndarray | None = None
-) -> tuple[dict[tuple[int, int], tuple[int, int]], dict[int, tuple[int, int]]]:
-    """Reduced-cost fixing: item bounds per (unit, target) and per unit's stay, valid for
-    every plan whose folded cost is at most that of the optimal flow `net` plus `gap`."""
-    if rc is None:
-        rc = reduced_costs(net)
-
-    def youth_range(a: int) -> tuple[int, int]:
-        flow, cap, r = int(net.flows[a]), int(net.caps[a]), int(rc[a])
-        if r == 0:
-            return 0, cap
-        slack = gap // abs(r)
-        return max(0, flow - slack), min(cap, flow + slack)
-
-    moves: dict[tuple[int, int], tuple[int, int]] = {}
-    for a, ui, g in net.move_arcs:
-        lo, hi = youth_range(a)
-        size = prep.units[ui].size
-        moves[ui, g] = (-(-lo // size), hi // size)
-    stays: dict[int, tuple[int, int]] = {}
-    for ui, a in net.stay_arcs.items():
-        lo, hi = youth_range(a)
-        size = prep.units[ui].size
-        stays[ui] = (-(-lo // size), hi // size)
-    return moves, stays

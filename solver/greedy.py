@@ -12,12 +12,18 @@ import heapq
 from collections import defaultdict
 
 from solver.classes import neighbour_lists
-from solver.geo import haversine_km
-from solver.model import Move, Plan, Scenario, Youth
+from solver.geo import distance_units, haversine_km
+from solver.model import Move, Objective, Plan, Scenario, Youth
+from solver.objective import occupancy_levels
 
 
 def greedy_plan(scenario: Scenario) -> list[Move]:
     """Moves chosen by the dispatcher's rule of thumb (always a valid plan)."""
+    return _dispatch(scenario)[0]
+
+
+def _dispatch(scenario: Scenario) -> tuple[list[Move], Objective]:
+    """The greedy moves and their objective, from the run's own occupancy counts."""
     facilities = scenario.facilities
     index = {f.id: i for i, f in enumerate(facilities)}
     count = [0] * len(facilities)
@@ -60,6 +66,7 @@ def greedy_plan(scenario: Scenario) -> list[Move]:
     heap = [(fullness(f), f) for f in range(len(facilities)) if count[f] > usable[f]]
     heapq.heapify(heap)
     moves: list[Move] = []
+    distance = 0
     budget = scenario.max_moves
     while heap:
         _, f = heapq.heappop(heap)
@@ -89,21 +96,20 @@ def greedy_plan(scenario: Scenario) -> list[Move]:
             if target is None:
                 continue
             moves.extend(Move(m.id, facilities[f].id, facilities[target].id) for m in members)
+            distance += len(members) * distance_units(
+                facilities[f].location, facilities[target].location
+            )
             count[f] -= len(members)
             count[target] += len(members)
             moved = True
         candidates[f] = keep + pool
         if moved and count[f] > usable[f]:
             heapq.heappush(heap, (fullness(f), f))
-    return moves
+    overflow, shortfall = occupancy_levels(facilities, enumerate(count))
+    return moves, Objective(overflow, shortfall, len(moves), distance)
 
 
 def greedy_as_plan(scenario: Scenario) -> Plan:
     """The greedy moves as a plan with its objective (status FEASIBLE: nothing is proven)."""
-    from solver.validate import objective_of
-
-    moves = greedy_plan(scenario)
-    final = {y.id: y.facility for y in scenario.youths}
-    for m in moves:
-        final[m.youth] = m.to
-    return Plan(status="FEASIBLE", objective=objective_of(scenario, final), moves=tuple(moves))
+    moves, objective = _dispatch(scenario)
+    return Plan(status="FEASIBLE", objective=objective, moves=tuple(moves))

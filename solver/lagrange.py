@@ -29,20 +29,12 @@ from fractions import Fraction
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from solver.classes import Component, Prepared
-from solver.flow import (
-    Assignment,
-    _arcs,
-    _Network,
-    component_objective,
-    fixing_bounds,
-    moved_objective,
-    reduced_costs,
-)
+from solver.classes import Assignment, Component, Prepared
 from solver.mip import solve_restricted_mip
 from solver.model import LEVELS, Objective
+from solver.network import COST_LIMIT, Network, component_arcs, fixing_bounds, reduced_costs
+from solver.objective import component_objective, moved_objective
 
-_COST_LIMIT = 2**62
 # Free (unit, target) pairs the improvement MIP works on (and its time), and the most pairs
 # reduced-cost fixing may leave for the proof.
 NEIGHBOURHOOD_PAIRS = 20_000
@@ -71,7 +63,7 @@ class BudgetNet:
         """Optimal flows for the cost `scale·base + price·[move arc]`, or None when that
         does not fit in 64 bits (the cost-scaling algorithm multiplies by the node count)."""
         biggest = int(self.base.max(initial=0)) * scale + price
-        if biggest * (self.n_nodes + 1) >= _COST_LIMIT:
+        if biggest * (self.n_nodes + 1) >= COST_LIMIT:
             return None
         costs = self.base * scale + price * self.is_move
         smcf = min_cost_flow.SimpleMinCostFlow()
@@ -135,12 +127,12 @@ class BudgetNet:
                 caps[a] = 0
         return caps
 
-    def network(self, flows: np.ndarray, price: Fraction) -> _Network:
+    def network(self, flows: np.ndarray, price: Fraction) -> Network:
         """The priced network with an optimal flow, for reduced-cost fixing."""
         costs = self.base * price.denominator + price.numerator * self.is_move
         moves = np.flatnonzero(self.is_move)
         stays = np.flatnonzero(self.is_stay)
-        return _Network(
+        return Network(
             tails=self.tails,
             heads=self.heads,
             caps=self.caps,
@@ -162,7 +154,7 @@ class BudgetNet:
 def build_net(prep: Prepared, comps: list[Component], budget: int) -> BudgetNet:
     """One network over `comps` with weights valid for the budgeted relaxation's optimum."""
     d_max = max(
-        (int(_arcs(prep, c).move_dist.max(initial=0)) for c in comps),
+        (int(component_arcs(prep, c).move_dist.max(initial=0)) for c in comps),
         default=0,
     )
     stay = sum((component_objective(prep, c, {}) for c in comps), Objective())
@@ -173,7 +165,7 @@ def build_net(prep: Prepared, comps: list[Component], budget: int) -> BudgetNet:
     parts: list[tuple[np.ndarray, ...]] = []
     offset = 0
     for comp in comps:
-        a = _arcs(prep, comp)
+        a = component_arcs(prep, comp)
         n_fac = len(a.fac_node)
         total = int(a.unit_amount.sum())
         fac_caps = np.concatenate([a.fac_free, a.fac_reserve_room, np.full(n_fac, total, i64)])

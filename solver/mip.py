@@ -1,7 +1,7 @@
 """Closing the last gap of a large component with groups: a small MIP after fixing.
 
 When the flow relaxation splits a few sibling groups, the whole-group optimum can differ from
-the relaxation only in the later levels. Reduced-cost fixing (see `flow.fixing_bounds`)
+the relaxation only in the later levels. Reduced-cost fixing (see `network.fixing_bounds`)
 leaves a small fraction of the (unit, target) pairs free; on that restricted problem a MIP
 (HiGHS, bundled with OR-Tools) whose LP relaxation is the flow itself proves the remaining
 levels in a few branch-and-bound nodes. CP-SAT's own LP is too slow on models of this size.
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from ortools.linear_solver import pywraplp
 
-from solver.classes import Component, Prepared
-from solver.flow import Assignment
+from solver.classes import Assignment, Component, Prepared
 from solver.model import Objective
 
 

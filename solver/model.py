@@ -1,7 +1,7 @@
 """Data schema of the transfer solver: scenario, plan and status values.
 
-Everything here is a frozen dataclass so that a parsed scenario can be shared between threads
-(the web app solves in a worker thread) without anyone changing it underneath the solver.
+Everything here is a frozen dataclass, so a parsed scenario is safe to share between threads:
+nobody can change it underneath a solve that reads it.
 """
 
 from __future__ import annotations

@@ -23,17 +23,9 @@ from ortools.sat.python import cp_model
 
 from solver.budget import solve_direct_budget
 from solver.build import assignment_from, build_model, hint_values
-from solver.classes import Component, Prepared, prepare
+from solver.classes import Assignment, Component, Prepared, prepare
 from solver.explain import explain
-from solver.flow import (
-    Assignment,
-    FlowResult,
-    FlowWeights,
-    component_objective,
-    fixing_bounds,
-    solve_component_flow,
-    solve_flow,
-)
+from solver.flow import FlowResult, FlowWeights, solve_component_flow, solve_flow
 from solver.greedy import greedy_plan
 from solver.lagrange import PricedResult, solve_priced_budget
 from solver.mip import solve_restricted_mip
@@ -47,8 +39,9 @@ from solver.model import (
     Plan,
     Scenario,
 )
+from solver.network import fixing_bounds
+from solver.objective import assignment_objective, component_objective
 from solver.parse import parse_scenario_dict
-from solver.validate import objective_of
 
 DEFAULT_TIME_LIMIT = 60.0
 
@@ -398,7 +391,9 @@ def _finish(
     final = {y.id: y.facility for y in scenario.youths}
     for m in moves:
         final[m.youth] = m.to
-    objective = objective_of(scenario, final)
+    # The solver's own arithmetic over the assignment; the validator recomputes it from the
+    # concrete moves, youth by youth, and so also checks that `_moves_for` is faithful.
+    objective = assignment_objective(prep, assignment)
     status = OPTIMAL if proven_levels == len(LEVELS) else FEASIBLE
     notes = (
         explain(
