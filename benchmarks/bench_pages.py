@@ -30,7 +30,8 @@ from sqlalchemy import func, select  # noqa: E402
 from placement import create_app  # noqa: E402
 from placement.extensions import db  # noqa: E402
 from placement.models import Facility, Stay, User  # noqa: E402
-from placement.services import audit, synthetic, users  # noqa: E402
+from placement.services.accounts import audit, users  # noqa: E402
+from placement.services.seed import synthetic  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 EMAIL = "bench@example.org"

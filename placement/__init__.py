@@ -43,8 +43,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
 
-    from placement import cli
+    from placement import cli, views
 
+    views.register(app)
     cli.register(app)
     return app
 
@@ -93,7 +94,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from placement.api import bp as api_bp
+    from placement import api
     from placement.auth import bp as auth_bp
     from placement.facilities import bp as facilities_bp
     from placement.intake import bp as intake_bp
@@ -102,7 +103,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
-    app.register_blueprint(api_bp)
+    api.init_app(app)
     app.register_blueprint(intake_bp)
     app.register_blueprint(facilities_bp)
     app.register_blueprint(reports_bp)
@@ -110,10 +111,12 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from placement import formatting, navigation
+    from placement.facilities.display import status_badge
     from placement.models.enums import label
 
     app.jinja_env.filters["dt"] = formatting.format_local
     app.jinja_env.filters["date"] = formatting.format_local_date
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = formatting.format_percent
+    app.jinja_env.globals["status_badge"] = status_badge
     app.context_processor(navigation.inject)

@@ -12,9 +12,11 @@ from flask.cli import AppGroup, with_appcontext
 
 from placement import cli_synthetic
 from placement.extensions import db
-from placement.services import audit, demo, users
+from placement.messages import error_message
+from placement.services.accounts import audit, users
 from placement.services.errors import PlacementError
-from placement.services.scenario_import import import_scenario
+from placement.services.seed import demo
+from placement.services.seed.scenario_import import import_scenario
 
 users_cli = AppGroup("users", help="Benutzerkonten verwalten.")
 
@@ -59,7 +61,7 @@ def import_scenario_command(file: Path, as_of: str | None) -> None:
         result = import_scenario(audit.CLI, data, as_of=day)
     except PlacementError as exc:
         db.session.rollback()
-        for line in getattr(exc, "errors", [exc.message]):
+        for line in getattr(exc, "errors", [error_message(exc)]):
             click.echo(f"Fehler: {line}", err=True)
         raise click.exceptions.Exit(2) from exc
     db.session.commit()
@@ -81,7 +83,7 @@ def users_create_command(email: str, role: str, name: str, password: str) -> Non
         user = users.create_user(audit.CLI, email=email, role=role, name=name, password=password)
     except PlacementError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from exc
+        raise click.ClickException(error_message(exc)) from exc
     db.session.commit()
     click.echo(f"Konto {user.email} ({user.role.value}) angelegt.")
 
@@ -94,7 +96,7 @@ def users_token_command(email: str) -> None:
         token = users.issue_token(audit.CLI, email)
     except PlacementError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from exc
+        raise click.ClickException(error_message(exc)) from exc
     db.session.commit()
     click.echo("Neues API-Token (wird nur jetzt angezeigt):")
     click.echo(token)

@@ -10,8 +10,10 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from placement.extensions import db
-from placement.services import audit, synthetic
+from placement.messages import error_message
+from placement.services.accounts import audit
 from placement.services.errors import PlacementError
+from placement.services.seed import synthetic
 
 
 def register(app: Flask) -> None:
@@ -43,7 +45,7 @@ def seed_synthetic_command(
         )
     except PlacementError as exc:
         db.session.rollback()
-        raise click.ClickException(exc.message) from exc
+        raise click.ClickException(error_message(exc)) from exc
     db.session.commit()
     click.echo(
         f"Synthetische Daten angelegt in {time.perf_counter() - started:.1f} s: "

@@ -22,6 +22,14 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
 
+    # The JSON API and its generated description (flask-smorest).
+    API_TITLE = "Platzplan API"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.1.0"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    API_SPEC_OPTIONS = {"security": [{"bearer": []}]}
+
     # Intake rules
     RESERVATION_DEFAULT_HOURS = 2
     RESERVATION_MAX_HOURS = 72

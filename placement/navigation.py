@@ -6,7 +6,7 @@ from flask import current_app, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from placement.services.permissions import Permission, can
+from placement.services.accounts.permissions import Permission, can
 
 # (endpoint, label, permission needed)
 NAV_ITEMS = (

@@ -1,4 +1,5 @@
-"""Shared fixtures: an app per database backend, a client, and factory fixtures.
+"""Shared fixtures: an app per database backend, a client, factory fixtures, and the two
+surfaces as a user of a role sees them: ``login`` (the HTML client) and ``api``.
 
 Every app runs the real migrations on a fresh database: a file-backed SQLite database in
 a temporary folder, and (when a server is available) PostgreSQL."""
@@ -15,8 +16,10 @@ from flask_migrate import upgrade
 
 from placement import create_app
 from placement.extensions import db
-from placement.models import Facility, Youth
-from placement.services import audit, capacity, stays
+from placement.models import Facility, User, Youth
+from placement.services.accounts import audit, users
+from placement.services.intake import stays
+from placement.services.occupancy import capacity
 from tests.postgres import postgres_server
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -174,3 +177,75 @@ def make_youth(ctx):
 @pytest.fixture
 def make_stay(ctx):
     return create_stay
+
+
+# --- the two surfaces ------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(app, client, role="department_head", email="chef@example.org"):
+    """Log ``client`` in as a user of ``role`` (created on first use)."""
+    with app.app_context():
+        if not db.session.scalar(sa.select(User).filter_by(email=email)):
+            users.create_user(audit.CLI, email=email, role=role, password=PASSWORD)
+            db.session.commit()
+    return client.post("/auth/login", data={"email": email, "password": PASSWORD})
+
+
+@pytest.fixture
+def login(app, client):
+    """``login(role=..., email=...)`` logs the test client in as a user of that role."""
+
+    def log_in(role="department_head", email="chef@example.org"):
+        return sign_in(app, client, role=role, email=email)
+
+    return log_in
+
+
+class Api:
+    """The JSON API as a user of a role: ``api.post(path, json=..., role=...)``. Every
+    answer is checked against the generated OpenAPI document (``tests.openapi_check``)."""
+
+    def __init__(self, app) -> None:
+        from tests.openapi_check import ResponseChecker
+
+        self.app = app
+        self.client = app.test_client()
+        self.tokens: dict[str, str] = {}
+        self.checker = ResponseChecker(app)
+
+    def token_for(self, role: str) -> str:
+        if role not in self.tokens:
+            email = f"{role}@example.org"
+            with self.app.app_context():
+                users.create_user(
+                    audit.CLI, email=email, role=role, password="long enough password"
+                )
+                self.tokens[role] = users.issue_token(audit.CLI, email)
+                db.session.commit()
+        return self.tokens[role]
+
+    def call(self, method, path, role="facility_manager", **kwargs):
+        headers = {"Authorization": f"Bearer {self.token_for(role)}", **kwargs.pop("headers", {})}
+        response = self.client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
+        self.checker.check(response)
+        return response
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.call("POST", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.call("PATCH", path, **kw)
+
+
+@pytest.fixture
+def api(app):
+    """Call the API as a user of a role; every answer is validated against the schema."""
+    return Api(app)

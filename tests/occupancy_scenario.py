@@ -25,7 +25,8 @@ from datetime import date
 
 from placement.extensions import db
 from placement.models import Facility, OverOccupancyEvent, Reservation
-from placement.services import audit, capacity
+from placement.services.accounts import audit
+from placement.services.occupancy import capacity
 from tests.conftest import at
 
 S = at("2024-03-01 12:00")

@@ -9,47 +9,7 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import AuditEvent, OverOccupancyEvent, Reservation, Stay
-from placement.services import audit, users
 from tests.conftest import create_facility
-
-
-@pytest.fixture
-def api(app):
-    """Call the API as a user of a role: api.post(path, json=..., role=...)."""
-    tokens: dict[str, str] = {}
-    client = app.test_client()
-
-    def token_for(role: str) -> str:
-        if role not in tokens:
-            with app.app_context():
-                users.create_user(
-                    audit.CLI,
-                    email=f"{role}@example.org",
-                    role=role,
-                    password="long enough password",
-                )
-                tokens[role] = users.issue_token(audit.CLI, f"{role}@example.org")
-                db.session.commit()
-        return tokens[role]
-
-    class Api:
-        def call(self, method, path, role="facility_manager", **kwargs):
-            headers = {"Authorization": f"Bearer {token_for(role)}", **kwargs.pop("headers", {})}
-            return client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
-
-        def get(self, path, **kw):
-            return self.call("GET", path, **kw)
-
-        def post(self, path, **kw):
-            return self.call("POST", path, **kw)
-
-        def delete(self, path, **kw):
-            return self.call("DELETE", path, **kw)
-
-        def patch(self, path, **kw):
-            return self.call("PATCH", path, **kw)
-
-    return Api()
 
 
 @pytest.fixture
@@ -113,7 +73,7 @@ def test_openapi_document_lists_every_endpoint(client):
         "/stays/{stay_id}/discharge",
         "/stays/{stay_id}/move",
     ):
-        assert path in doc["paths"], path
+        assert f"/api/v1{path}" in doc["paths"], path
 
 
 def test_facilities_list(api, houses):
@@ -281,7 +241,8 @@ def _future(days=1):
         ({"youth": new_youth(birth_date="2999-01-01")}, 422, "youth.birth_date"),
         ({"youth": new_youth(birth_date="1990-01-01")}, 422, "youth.birth_date"),
         ({"youth": new_youth(birth_date="01.04.2010")}, 400, "youth.birth_date"),
-        ({"youth": new_youth(gender="x")}, 400, "youth.gender"),
+        # A code outside a closed vocabulary is a rule violation (422) on every field.
+        ({"youth": new_youth(gender="x")}, 422, "youth.gender"),
         ({"youth": new_youth(uma="ja")}, 400, "youth.uma"),
         ({"youth": {"gender": "m", "uma": False}}, 400, "youth.birth_date"),
         ({"youth": "Max"}, 400, "youth"),

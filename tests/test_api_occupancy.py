@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from placement.extensions import db
-from placement.services import audit, users
+from placement.services.accounts import audit, users
 from tests.occupancy_scenario import build
 
 
@@ -65,4 +65,4 @@ def test_bad_at_is_400_naming_the_field(client, token):
 def test_needs_a_token_and_is_documented(client, scenario):
     assert client.get("/api/v1/occupancy").status_code == 401
     spec = client.get("/api/v1/openapi.json").get_json()
-    assert "get" in spec["paths"]["/occupancy"]
+    assert "get" in spec["paths"]["/api/v1/occupancy"]

@@ -114,11 +114,10 @@ def test_health_and_login_required(client):
     assert "/auth/login" in response.headers["Location"]
 
 
-def test_pages_load_nothing_from_other_hosts(client, app):
+def test_pages_load_nothing_from_other_hosts(client, app, login):
     """The intranet rule: every src/href on a page is served by this server."""
-    from tests.test_web import login
 
-    login(app, client)
+    login()
     for url in ("/", "/auth/login"):
         html = client.get(url).get_data(as_text=True)
         for ref in re.findall(r'(?:src|href)="([^"]+)"', html):

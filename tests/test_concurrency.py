@@ -14,8 +14,8 @@ from werkzeug.serving import make_server
 
 from placement.extensions import db
 from placement.models import OverOccupancyEvent
-from placement.services import audit, users
-from placement.services.occupancy import occupancy_at, reserved_at
+from placement.services.accounts import audit, users
+from placement.services.occupancy.queries import place_states_at
 from placement.timeutil import now
 from tests.conftest import create_facility, create_stay, create_youth
 
@@ -108,7 +108,7 @@ def test_simultaneous_admissions_each_see_the_truth(app, server):
     assert over == list(range(6, 3 + WORKERS + 1))
     assert all(w[0]["code"] == "over_capacity" and w[0]["limit"] == 5 for w in warnings if w)
     with app.app_context():
-        assert occupancy_at(now())[facility_id] == 3 + WORKERS
+        assert place_states_at(now())[facility_id].occupied == 3 + WORKERS
         assert db.session.query(OverOccupancyEvent).count() == WORKERS - 2
 
 
@@ -117,8 +117,8 @@ def test_simultaneous_reservations_never_hand_out_a_place_twice(app, server):
     results = _run_all([_reservation(base, token, facility_id) for _ in range(WORKERS)])
     assert Counter(status for _, status, _ in results) == {201: 2, 409: WORKERS - 2}
     with app.app_context():
-        assert reserved_at(now())[facility_id] == 2
-        assert occupancy_at(now())[facility_id] == 3
+        assert place_states_at(now())[facility_id].reservations == 2
+        assert place_states_at(now())[facility_id].occupied == 3
 
 
 def test_mixed_admissions_and_reservations(app, server):
@@ -139,5 +139,5 @@ def test_mixed_admissions_and_reservations(app, server):
     refused = sum(1 for kind, status, _ in results if kind == "reserve" and status == 409)
     assert reserved + refused == WORKERS // 2 and reserved <= 2
     with app.app_context():
-        assert reserved_at(now()).get(facility_id, 0) == reserved
-        assert occupancy_at(now())[facility_id] == 3 + WORKERS // 2
+        assert place_states_at(now())[facility_id].reservations == reserved
+        assert place_states_at(now())[facility_id].occupied == 3 + WORKERS // 2

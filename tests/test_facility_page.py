@@ -9,11 +9,12 @@ import pytest
 
 from placement.extensions import db
 from placement.models import AuditEvent
-from placement.services import deadlines, reports
-from placement.services.overview import facility_page
+from placement.services.accounts.audit import SYSTEM
+from placement.services.intake import deadlines
+from placement.services.reporting import reports
+from placement.services.reporting.facility_page import facility_page
 from tests.conftest import at
 from tests.occupancy_scenario import S, build
-from tests.test_web import login
 
 
 @pytest.fixture
@@ -25,8 +26,8 @@ def audit_actions():
     return db.session.scalars(db.select(AuditEvent.action)).all()
 
 
-def test_residents_at_stichtag_for_on_call_staff_and_view_is_audited(app, client, scenario):
-    login(app, client, role="on_call", email="dienst@example.org")
+def test_residents_at_stichtag_for_on_call_staff_and_view_is_audited(app, client, scenario, login):
+    login(role="on_call", email="dienst@example.org")
     html = client.get(f"/facilities/{scenario.a_id}?at=2024-03-01T13:00").get_data(as_text=True)
     refs = scenario.refs
     # y3 starts exactly at S (listed), y2 ends exactly at S (not listed).
@@ -43,8 +44,10 @@ def test_residents_at_stichtag_for_on_call_staff_and_view_is_audited(app, client
     assert events[0].after["residents"] == 4
 
 
-def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(app, client, scenario):
-    login(app, client, role="department_head")
+def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(
+    app, client, scenario, login
+):
+    login(role="department_head")
     html = client.get(f"/facilities/{scenario.c_id}").get_data(as_text=True)
     assert "Kapazitätszeiträume" in html
     assert 'id="residents"' not in html
@@ -53,14 +56,14 @@ def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(app,
     assert "facility.residents.view" not in audit_actions()
 
 
-def test_facility_manager_sees_anonymous_address(app, client, scenario):
-    login(app, client, role="facility_manager", email="leitung@example.org")
+def test_facility_manager_sees_anonymous_address(app, client, scenario, login):
+    login(role="facility_manager", email="leitung@example.org")
     html = client.get(f"/facilities/{scenario.c_id}").get_data(as_text=True)
     assert "Geheimweg 1" in html
 
 
-def test_capacity_history_chart_and_episodes(app, client, scenario):
-    login(app, client)
+def test_capacity_history_chart_and_episodes(app, client, scenario, login):
+    login()
     html = client.get(
         f"/facilities/{scenario.b_id}?at=2024-03-01T13:00&from=2024-02-28&until=2024-03-02"
     ).get_data(as_text=True)
@@ -74,8 +77,8 @@ def test_capacity_history_chart_and_episodes(app, client, scenario):
     assert client.get("/facilities/99999").status_code == 404
 
 
-def test_bad_chart_range_and_instant_are_named_in_german(app, client, scenario):
-    login(app, client)
+def test_bad_chart_range_and_instant_are_named_in_german(app, client, scenario, login):
+    login()
     html = client.get(
         f"/facilities/{scenario.a_id}?at=kaputt&from=2024-03-05&until=2024-03-01"
     ).get_data(as_text=True)
@@ -84,13 +87,13 @@ def test_bad_chart_range_and_instant_are_named_in_german(app, client, scenario):
 
 
 def test_episodes_service(scenario):
-    at_s = facility_page(scenario.b_id, S, with_residents=False)
+    at_s = facility_page(SYSTEM, scenario.b_id, S)
     assert [(e.start, e.end, e.peak, e.limit, e.events) for e in at_s.episodes] == [
         (at("2024-03-01 11:00"), None, 3, 2, 1)
     ]
-    later = facility_page(scenario.b_id, at("2024-06-01 00:00"), with_residents=False)
+    later = facility_page(SYSTEM, scenario.b_id, at("2024-06-01 00:00"))
     assert later.episodes[0].end == at("2024-03-05 00:00")
-    assert facility_page(scenario.a_id, S, with_residents=False).episodes == []
+    assert facility_page(SYSTEM, scenario.a_id, S).episodes == []
 
 
 def test_daily_stats_midnight_peak_and_over(scenario):

@@ -10,11 +10,10 @@ import sqlalchemy as sa
 from placement.extensions import db
 from placement.models import AuditEvent, OverOccupancyEvent, Reservation, Stay
 from tests.conftest import create_facility
-from tests.test_web import login
 
 
 @pytest.fixture
-def setup(app, client):
+def setup(app, client, login):
     with app.app_context():
         a = create_facility(licensed=1, name="Haus A", age_min=12, age_max=17)
         b = create_facility(
@@ -22,7 +21,7 @@ def setup(app, client):
         )
         db.session.commit()
         ids = (a.id, b.id)
-    login(app, client, role="facility_manager", email="leitung-haus@example.org")
+    login(role="facility_manager", email="leitung-haus@example.org")
     return ids
 
 
@@ -125,7 +124,7 @@ def test_profile_mismatch_asks_for_a_reason(app, client, setup):
         ({"birth_date": "1980-01-01"}, "ergibt ein Alter über 27 Jahren"),
         ({"birth_date": ""}, "Bitte ausfüllen"),
         ({"start": "2999-01-01T10:00"}, "Der Zeitpunkt liegt in der Zukunft."),
-        ({"existing_reference": "GIBTS-NICHT"}, "Kein Eintrag mit diesem Kürzel."),
+        ({"youth_reference": "GIBTS-NICHT"}, "Kein Eintrag mit diesem Kürzel."),
         ({"legal_basis": "x"}, "Keine gültige Auswahl."),
     ],
 )
@@ -144,7 +143,7 @@ def test_admitting_someone_already_placed_offers_a_move(app, client, setup):
     client.post("/intake/admit", data=_new(a, reference="DOPPELT"))
     response = client.post(
         "/intake/admit",
-        data={"facility_id": b, "legal_basis": "42a", "existing_reference": "DOPPELT"},
+        data={"facility_id": b, "legal_basis": "42a", "youth_reference": "DOPPELT"},
     )
     assert response.status_code == 422
     assert "bitte stattdessen verlegen" in response.get_data(as_text=True)
@@ -236,8 +235,8 @@ def test_discharge_move_and_correct_from_the_stay_page(app, client, setup):
     assert {"stay.view", "stay.move_out", "stay.correct", "stay.discharge"} <= actions
 
 
-def test_department_head_cannot_open_intake_pages(app, client, setup):
+def test_department_head_cannot_open_intake_pages(app, client, setup, login):
     client.post("/auth/logout")
-    login(app, client, role="department_head", email="chefin@example.org")
+    login(role="department_head", email="chefin@example.org")
     assert client.get("/intake/places").status_code == 403
     assert client.post("/intake/admit", data={}).status_code == 403

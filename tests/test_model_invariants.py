@@ -9,9 +9,11 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import AuditEvent, CapacityPeriod, Stay
-from placement.services import audit, capacity
-from placement.services.errors import InvalidPeriod, OpenStayExists, OverlappingStay, PlacementError
-from placement.services.occupancy import occupancy_at
+from placement.services.accounts import audit
+from placement.services.errors import Code, Conflict, PlacementError, RuleViolation
+from placement.services.occupancy import capacity
+from placement.services.occupancy.core import Capacity, period_in_force
+from placement.services.occupancy.queries import capacities_at, occupancy_at
 from tests.conftest import at
 
 # --- stays of one youth never overlap -------------------------------------------------
@@ -21,7 +23,7 @@ def test_second_open_stay_is_refused(make_facility, make_youth, make_stay):
     house, other = make_facility(), make_facility()
     youth = make_youth()
     make_stay(youth, house, "2024-03-01 10:00")
-    with pytest.raises(OpenStayExists) as error:
+    with pytest.raises(Conflict, match=Code.OPEN_STAY_EXISTS) as error:
         make_stay(youth, other, "2024-03-05 10:00")
     assert error.value.field == "youth_id"
 
@@ -40,7 +42,7 @@ def test_overlapping_closed_stay_is_refused(make_facility, make_youth, make_stay
     house = make_facility()
     youth = make_youth()
     make_stay(youth, house, "2024-03-01 10:00", "2024-03-10 10:00")
-    with pytest.raises(OverlappingStay):
+    with pytest.raises(Conflict, match=Code.OVERLAPPING_STAY):
         make_stay(youth, house, start, end)
 
 
@@ -48,7 +50,7 @@ def test_open_stay_after_closed_one_must_not_start_inside_it(make_facility, make
     house = make_facility()
     youth = make_youth()
     make_stay(youth, house, "2024-03-01 10:00", "2024-03-10 10:00")
-    with pytest.raises(OverlappingStay):
+    with pytest.raises(Conflict, match=Code.OVERLAPPING_STAY):
         make_stay(youth, house, "2024-03-09 10:00")
 
 
@@ -65,7 +67,7 @@ def test_closed_stay_before_an_open_one_may_not_reach_into_it(make_facility, mak
     house = make_facility()
     youth = make_youth()
     make_stay(youth, house, "2024-03-10 10:00")
-    with pytest.raises(OverlappingStay):
+    with pytest.raises(Conflict, match=Code.OVERLAPPING_STAY):
         make_stay(youth, house, "2024-03-01 00:00", "2024-03-10 10:01")
     make_stay(youth, house, "2024-03-01 00:00", "2024-03-10 10:00")
 
@@ -81,7 +83,7 @@ def test_closed_stay_before_an_open_one_may_not_reach_into_it(make_facility, mak
 def test_end_must_follow_start_and_come_with_a_reason(
     make_facility, make_youth, end, reason, field
 ):
-    from placement.services.stays import record_stay
+    from placement.services.intake.stays import record_stay
 
     with pytest.raises(PlacementError) as error:
         record_stay(
@@ -202,14 +204,21 @@ def test_capacity_period_in_force_on_a_date(make_facility):
         audit.SYSTEM, house.id, valid_from=at("2024-02-01 00:00"), licensed_places=50
     )
 
-    assert capacity.capacity_at(house.id, at("2022-12-31 23:59")) is None
-    before = capacity.capacity_at(house.id, at("2023-11-05 23:59"))
-    assert (before.licensed_places, before.limit) == (48, 48)
-    during = capacity.capacity_at(house.id, at("2023-11-06 00:00"))
-    assert (during.usable_places, during.temporary_ceiling, during.limit) == (40, 60, 60)
-    after = capacity.capacity_at(house.id, at("2024-02-01 00:00"))
-    assert (after.licensed_places, after.limit) == (50, 50)
-    assert capacity.capacities_at(at("2024-01-15 00:00"))[house.id].id == during.id
+    def in_force(text):
+        return capacities_at(at(text), [house.id]).get(house.id)
+
+    assert in_force("2022-12-31 23:59") is None
+    before = in_force("2023-11-05 23:59")
+    assert (before.licensed, before.limit) == (48, 48)
+    during = in_force("2023-11-06 00:00")
+    assert (during.usable, during.ceiling, during.limit) == (40, 60, 60)
+    after = in_force("2024-02-01 00:00")
+    assert (after.licensed, after.limit) == (50, 50)
+    assert capacities_at(at("2024-01-15 00:00"))[house.id].period_id == during.period_id
+    # The pure rule gives the same answer from the periods themselves.
+    periods = [Capacity.of(p) for p in house.capacity_periods]
+    assert period_in_force(periods, at("2023-11-06 00:00")) == during
+    assert period_in_force(periods, at("2022-12-31 23:59")) is None
 
 
 def test_adding_a_period_closes_the_open_one(make_facility):
@@ -233,7 +242,7 @@ def test_overlapping_periods_are_refused(make_facility):
     capacity.add_capacity_period(
         audit.SYSTEM, house.id, valid_from=at("2024-01-01 00:00"), licensed_places=12
     )
-    with pytest.raises(InvalidPeriod):  # starts before the current period began
+    with pytest.raises(RuleViolation, match=Code.PERIOD_OVERLAP):  # starts before the current
         capacity.add_capacity_period(
             audit.SYSTEM,
             house.id,
@@ -257,7 +266,7 @@ def test_overlapping_periods_are_refused(make_facility):
 )
 def test_bad_capacity_numbers_name_the_field(make_facility, values, field):
     house = make_facility()
-    with pytest.raises(InvalidPeriod) as error:
+    with pytest.raises(RuleViolation) as error:
         capacity.add_capacity_period(
             audit.SYSTEM, house.id, valid_from=at("2025-01-01 00:00"), **values
         )
@@ -274,7 +283,7 @@ def test_usable_may_exceed_licensed_under_a_ceiling(make_facility):
         usable_places=78,
         temporary_ceiling=78,
     )
-    assert period.limit == 78
+    assert Capacity.of(period).limit == 78
 
 
 def test_youth_age_on_a_day(make_youth):

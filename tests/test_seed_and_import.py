@@ -22,9 +22,8 @@ from placement.models import (
     User,
     Youth,
 )
-from placement.services import capacity
-from placement.services.demo import DEMO_PASSWORD, demo_scenario
-from placement.services.occupancy import occupancy_at
+from placement.services.occupancy.queries import capacities_at, occupancy_at
+from placement.services.seed.demo import DEMO_PASSWORD, demo_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "placement" / "demo" / "leipzig-2023-11.json"
 
@@ -46,11 +45,11 @@ def test_seed_demo_builds_the_leipzig_picture(app, runner):
         muehlholz, friesen = _facility("muehlholz"), _facility("friesen")
         counts = occupancy_at(now)
         assert counts[muehlholz.id] == 76
-        assert capacity.capacity_at(muehlholz.id, now).licensed_places == 48
+        assert capacities_at(now)[muehlholz.id].licensed == 48
         assert counts[friesen.id] == 25
-        assert capacity.capacity_at(friesen.id, now).licensed_places == 40
+        assert capacities_at(now)[friesen.id].licensed == 40
         # Friesenstraße opened with 25 places before the second building added 15.
-        assert capacity.capacity_at(friesen.id, now - timedelta(days=60)).licensed_places == 25
+        assert capacities_at(now - timedelta(days=60))[friesen.id].licensed == 25
         assert sum(counts.values()) == len(demo_scenario()["youths"])
         # A year of history exists, and nobody is ever in two places at once.
         assert occupancy_at(now - timedelta(days=200)).get(muehlholz.id, 0) > 48

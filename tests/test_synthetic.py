@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from placement.extensions import db
 from placement.models import AuditEvent, CapacityPeriod, OverOccupancyEvent, Stay
-from placement.services import audit, synthetic
+from placement.services.accounts import audit
 from placement.services.errors import PlacementError
-from placement.services.occupancy import occupancy_at, reserved_at
+from placement.services.occupancy.core import covers
+from placement.services.occupancy.queries import holds_at, occupancy_at, reservations_at
+from placement.services.seed import synthetic
 from tests.conftest import at
 
 PARAMS = {"facilities": 12, "youths": 400, "years": 1, "seed": 7, "until": date(2024, 6, 1)}
@@ -61,12 +63,12 @@ def test_reproducible_and_invariants_hold(ctx):
 
 
 def test_index_shaped_occupancy_queries_agree_with_a_plain_count(ctx):
-    """occupancy_at/reserved_at are written for the indexes; check them against Python."""
+    """occupancy_at/holds_at are written for the indexes; check them against Python."""
     synthetic.seed_synthetic(audit.CLI, **PARAMS)
     stays = db.session.scalars(select(Stay)).all()
     for text in ("2023-09-01 00:00", "2024-01-15 12:30", "2024-05-31 21:59", "2024-07-01 00:00"):
         instant = at(text)
-        occupied = Counter(s.facility_id for s in stays if s.covers(instant))
+        occupied = Counter(s.facility_id for s in stays if covers(s.start_at, s.end_at, instant))
         held = Counter(
             s.facility_id
             for s in stays
@@ -76,12 +78,13 @@ def test_index_shaped_occupancy_queries_agree_with_a_plain_count(ctx):
             and s.place_held_until > instant
         )
         assert occupancy_at(instant) == dict(occupied)
-        assert reserved_at(instant) == dict(held)  # the seed makes no reservations
+        assert holds_at(instant) == dict(held)
+        assert reservations_at(instant) == {}  # the seed makes no reservations
 
 
 def test_refuses_a_database_with_data(ctx, make_facility):
     make_facility()
-    with pytest.raises(PlacementError, match="leere Datenbank"):
+    with pytest.raises(PlacementError, match="database_not_empty"):
         synthetic.seed_synthetic(audit.CLI, **PARAMS)
 
 

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from placement.extensions import db
-from placement.models import AuditEvent, User
-from placement.services import audit, users
-
-PASSWORD = "correct horse battery"
+from placement.models import AuditEvent
+from tests.conftest import PASSWORD
 
 
-def login(app, client, role="department_head", email="chef@example.org"):
-    with app.app_context():
-        if not db.session.scalar(db.select(User).filter_by(email=email)):
-            users.create_user(audit.CLI, email=email, role=role, password=PASSWORD)
-            db.session.commit()
-    return client.post("/auth/login", data={"email": email, "password": PASSWORD})
-
-
-def test_login_logout_roundtrip(app, client):
-    response = login(app, client)
+def test_login_logout_roundtrip(app, client, login):
+    response = login()
     assert response.status_code == 302 and response.headers["Location"] == "/"
     page = client.get("/")
     assert page.status_code == 200
@@ -27,8 +17,8 @@ def test_login_logout_roundtrip(app, client):
     assert client.get("/").status_code == 302
 
 
-def test_wrong_password_keeps_email_and_says_why(app, client):
-    login(app, client)
+def test_wrong_password_keeps_email_and_says_why(app, client, login):
+    login()
     client.post("/auth/logout")
     response = client.post("/auth/login", data={"email": "chef@example.org", "password": "nope"})
     html = response.get_data(as_text=True)
@@ -42,8 +32,8 @@ def test_missing_fields_are_named(client):
     assert "Bitte E-Mail angeben." in html and "Bitte Passwort angeben." in html
 
 
-def test_login_does_not_redirect_to_other_hosts(app, client):
-    login(app, client)
+def test_login_does_not_redirect_to_other_hosts(app, client, login):
+    login()
     client.post("/auth/logout")
     response = client.post(
         "/auth/login?next=//evil.example/x",
@@ -52,21 +42,21 @@ def test_login_does_not_redirect_to_other_hosts(app, client):
     assert response.headers["Location"] == "/"
 
 
-def test_login_is_audited(app, client):
-    login(app, client)
+def test_login_is_audited(app, client, login):
+    login()
     with app.app_context():
         actions = db.session.scalars(db.select(AuditEvent.action)).all()
     assert "user.login" in actions
 
 
 def test_start_page_shows_counts_and_over_capacity_in_text(
-    app, client, make_facility, make_youth, make_stay
+    app, client, make_facility, make_youth, make_stay, login
 ):
     facility = make_facility(licensed=1, name="Haus Eins")
     for _ in range(2):
         make_stay(make_youth(), facility, "2024-01-01 08:00")
     db.session.commit()
-    login(app, client)
+    login()
     html = client.get("/").get_data(as_text=True)
     assert "Haus Eins" in html
     assert "überbelegt (+1)" in html

@@ -1,61 +1,34 @@
 """JSON API under /api/v1 for the office's case-management software.
 
 Authentication: ``Authorization: Bearer TOKEN`` (``flask users token EMAIL``). Errors are
-JSON bodies ``{"error": "<German message>", "field": "<name or null>"}``."""
+JSON bodies ``{"error": "<German message>", "field": "<name or null>", "code": "<code>"}``.
+Request and response bodies are marshmallow schemas (``api.schemas``) that flask-smorest
+uses to validate, serialise and generate /api/v1/openapi.json."""
 
-from flask import Blueprint, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from __future__ import annotations
 
-from placement.extensions import csrf
-from placement.services import users
-from placement.services.errors import PlacementError
+import re
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
 
-PUBLIC_ENDPOINTS = {"api.openapi"}
-
-HTTP_MESSAGES = {
-    400: "Ungültige Anfrage.",
-    401: "Anmeldung erforderlich: Authorization: Bearer TOKEN.",
-    403: "Für diese Aktion fehlt Ihnen die Berechtigung.",
-    404: "Nicht gefunden.",
-    405: "Diese Methode ist hier nicht erlaubt.",
-    413: "Die Anfrage ist zu groß.",
-    415: "Bitte JSON senden (Content-Type: application/json).",
-}
+from placement.api import intake, occupancy  # noqa: F401  (the routes register on bp)
+from placement.api.blueprint import bp
+from placement.api.errors import Api
 
 
-def error_response(status: int, message: str, field: str | None = None):
-    return jsonify({"error": message, "field": field}), status
+def schema_name(schema) -> str:
+    """Component names: response bodies without the Out suffix of their classes."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    return re.sub(r"Out$", "", cls.__name__) or cls.__name__
 
 
-@bp.before_request
-def authenticate():
-    """Resolve the bearer token to a user; every endpoint but the OpenAPI document needs one."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    user = users.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
-        response, status = error_response(401, HTTP_MESSAGES[401], "Authorization")
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response, status
-    g.api_user = user
-    return None
-
-
-@bp.errorhandler(PlacementError)
-def placement_error(error: PlacementError):
-    return error_response(error.status_code, error.message, error.field)
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    status = error.code or 500
-    return error_response(status, HTTP_MESSAGES.get(status, error.description or ""))
-
-
-# Route modules register themselves on bp.
-from placement.api import intake, occupancy, openapi  # noqa: E402,F401
+def init_app(app: Flask) -> Api:
+    """Register the API and its generated OpenAPI document on ``app``."""
+    api = Api(
+        spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
+    )
+    api.init_app(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    api.register_blueprint(bp)
+    return api

@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Login and logout."""
 
-bp = Blueprint("auth", __name__, url_prefix="/auth")
+from placement.auth.routes import bp
 
-from placement.auth import routes  # noqa: E402,F401
+__all__ = ["bp"]

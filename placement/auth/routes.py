@@ -1,13 +1,14 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
-from placement.auth import bp
 from placement.auth.forms import LoginForm
 from placement.extensions import db
-from placement.services import audit, users
+from placement.services.accounts import users
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None) -> str:
@@ -32,7 +33,7 @@ def login():
             form.password.errors.append(_("E-Mail oder Passwort ist falsch."))
         else:
             login_user(user, remember=form.remember.data)
-            audit.record(audit.Actor.for_user(user), "user.login", user)
+            users.record_login(user)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)

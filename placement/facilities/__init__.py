@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""The facility pages."""
 
-bp = Blueprint("facilities", __name__, url_prefix="/facilities")
+from placement.facilities.routes import bp
 
-from placement.facilities import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from placement.services.occupancy.core import PlaceState, Status
 from placement.timeutil import local
 
 
@@ -60,43 +62,56 @@ def table_rows_html(
     return Markup("\n".join(parts))
 
 
-def board_rows_html(board, url_head: str, url_tail: str, words: dict[str, str]) -> Markup:
-    """The overview's <tr> rows (one per facility). Same markup the template used to
-    produce, rendered in Python because this is the hottest loop of the start page."""
+def badge_words() -> dict[str, str]:
+    """The badge texts, looked up once per page rather than once per row."""
+    return {"over": _("überbelegt"), "full": _("voll"), "free": _("Plätze frei")}
+
+
+def status_badge(state: PlaceState, words: dict[str, str] | None = None) -> Markup:
+    """A facility's status as a badge: colour and text, never colour alone."""
+    words = words or badge_words()
+    status = state.status
+    if status == Status.OVER:
+        return Markup(
+            f'<span class="badge text-bg-danger">{escape(words["over"])} (+{state.over_by})</span>'
+        )
+    if status == Status.FULL:
+        return Markup(f'<span class="badge text-bg-warning">{escape(words["full"])}</span>')
+    return Markup(f'<span class="badge text-bg-success">{escape(words["free"])}</span>')
+
+
+def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
+    """The overview's <tr> rows (one per facility), rendered in Python because this is the
+    hottest loop of the start page."""
     labels = board.kind_labels
+    words = badge_words()
     parts = []
     for row in board.rows:
-        f = row.facility
-        if row.ceiling:
-            until = (
-                f' <span class="small text-muted">{words["until"]} '
-                f"{local_date(row.period_valid_until)}</span>"
-                if row.period_valid_until
+        f, state = row.facility, row.state
+        if state.ceiling:
+            valid_until = state.capacity.valid_until
+            until_text = (
+                f' <span class="small text-muted">{until} {local_date(valid_until)}</span>'
+                if valid_until
                 else ""
             )
-            ceiling = f"{row.ceiling}{until}"
+            ceiling = f"{state.ceiling}{until_text}"
         else:
             ceiling = "–"
-        if row.over_capacity:
-            badge = f'<span class="badge text-bg-danger">{words["over"]} (+{row.excess})</span>'
-        elif row.free == 0:
-            badge = f'<span class="badge text-bg-warning">{words["full"]}</span>'
-        else:
-            badge = f'<span class="badge text-bg-success">{words["free"]}</span>'
-        danger = ' class="table-danger"' if row.over_capacity else ""
+        danger = ' class="table-danger"' if state.over_capacity else ""
         parts.append(
             f'<tr{danger} data-facility="{f.id}">'
             f'<th scope="row"><a href="{url_head}/{f.id}{url_tail}">{escape(f.name)}</a></th>'
             f"<td>{escape(labels[f.kind])}</td>"
             f"<td>{escape(f.planning_area or '–')}</td>"
-            f'<td class="text-end">{row.occupied}</td>'
-            f'<td class="text-end">{row.licensed}</td>'
-            f'<td class="text-end">{row.usable}</td>'
+            f'<td class="text-end">{state.occupied}</td>'
+            f'<td class="text-end">{state.licensed}</td>'
+            f'<td class="text-end">{state.usable}</td>'
             f'<td class="text-end">{ceiling}</td>'
-            f'<td class="text-end">{row.reserved}</td>'
-            f'<td class="text-end">{row.free}</td>'
-            f'<td class="text-end">{percent(row.utilisation)}</td>'
-            f"<td>{badge}</td>"
+            f'<td class="text-end">{state.reserved}</td>'
+            f'<td class="text-end">{state.free}</td>'
+            f'<td class="text-end">{percent(state.utilisation)}</td>'
+            f"<td>{status_badge(state, words)}</td>"
             f'<td class="small">{local_dt(row.last_changed) or "–"}</td></tr>'
         )
     return Markup("\n".join(parts))

@@ -11,10 +11,10 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from placement.models import utcnow
 from placement.models.enums import FacilityKind, Gender
-from placement.services.overview import BoardFilters
+from placement.services.reporting.overview import BoardFilters
 from placement.timeutil import local, parse_instant
+from placement.timeutil import now as utcnow
 
 
 @dataclass

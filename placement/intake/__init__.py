@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""The intake pages: place finder, admission, reservations, stays."""
 
-bp = Blueprint("intake", __name__)
+from placement.intake.routes import bp
 
-from placement.intake import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,4 +1,6 @@
-"""Intake forms. Labels and messages in German; the services do the real checks."""
+"""Intake forms: fields, labels and parsing of typed values. The rules (ranges, required
+combinations, vocabularies beyond the offered choices) are checked by the services, so
+that the HTML pages and the API give the same answers."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from placement.models.enums import EndReason, Gender, LegalBasis, choices
 
@@ -35,16 +37,9 @@ class PlaceSearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    age = IntegerField(
-        _l("Alter (Jahre)"),
-        validators=[Optional(), NumberRange(0, 27, _l("Alter zwischen 0 und 27 angeben."))],
-    )
+    age = IntegerField(_l("Alter (Jahre)"), validators=[Optional()])
     birth_date = DateField(_l("oder Geburtsdatum"), validators=[Optional()])
-    gender = RadioField(
-        _l("Geschlecht"),
-        choices=GENDER_CHOICES,
-        validators=[InputRequired(_l("Bitte Geschlecht wählen."))],
-    )
+    gender = RadioField(_l("Geschlecht"), choices=GENDER_CHOICES, validators=[Optional()])
     uma = RadioField(
         _l("Unbegleitet eingereist (umA)"),
         choices=UMA_CHOICES,
@@ -54,7 +49,7 @@ class PlaceSearchForm(FlaskForm):
     siblings = IntegerField(
         _l("Geschwister gemeinsam unterbringen (Anzahl Kinder)"),
         default=1,
-        validators=[Optional(), NumberRange(1, 12, _l("Zwischen 1 und 12 angeben."))],
+        validators=[Optional()],
     )
     near = SelectField(_l("In der Nähe von"), choices=[], validate_choice=False)
     lat = DecimalField(_l("oder Breite"), places=None, validators=[Optional()])
@@ -67,7 +62,7 @@ class AdmissionForm(FlaskForm):
         _l("Einrichtung"), coerce=int, validators=[DataRequired(_l("Bitte Einrichtung wählen."))]
     )
     reservation_id = HiddenField()
-    existing_reference = StringField(
+    youth_reference = StringField(
         _l("Bereits erfasste Person (Kürzel)"),
         validators=[Optional(), Length(max=40)],
         description=_l("Leer lassen, wenn die Person neu ist."),
@@ -110,14 +105,7 @@ class AdmissionForm(FlaskForm):
 
 class ReservationForm(FlaskForm):
     facility_id = HiddenField(validators=[DataRequired(_l("Bitte Einrichtung wählen."))])
-    hours = IntegerField(
-        _l("Gültig für (Stunden)"),
-        default=2,
-        validators=[
-            InputRequired(REQUIRED),
-            NumberRange(1, 72, _l("Zwischen 1 und 72 Stunden angeben.")),
-        ],
-    )
+    hours = IntegerField(_l("Gültig für (Stunden)"), default=2, validators=[Optional()])
     note = StringField(_l("Notiz (keine Namen)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Platz reservieren"))
 
@@ -166,9 +154,8 @@ class CorrectionForm(FlaskForm):
         validators=[Optional()],
         description=_l("Leer: Aufenthalt ist offen."),
     )
-    end_reason = SelectField(_l("Beendigungsgrund"), choices=[("", "–"), *choices(EndReason)])
-    reason = StringField(
-        _l("Warum wird korrigiert?"),
-        validators=[DataRequired(_l("Bitte den Grund der Korrektur angeben.")), Length(max=500)],
+    end_reason = SelectField(
+        _l("Beendigungsgrund"), choices=[("", "–"), *choices(EndReason)], default=""
     )
+    reason = StringField(_l("Warum wird korrigiert?"), validators=[Length(max=500)])
     submit = SubmitField(_l("Korrektur speichern"))

@@ -1,20 +1,20 @@
 """Intake pages: find a place, admit, reserve, discharge, move, correct.
 
-Views parse the form, call one service, commit once, and render or redirect. Service errors
-name a field; they are shown at that field and everything typed is kept."""
+Views parse the form, call the services, commit once, and render or redirect. Every rule,
+default and permission is in the services; their coded errors are shown at the field they
+name, and everything typed is kept."""
 
 from __future__ import annotations
 
 import contextlib
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask_login import login_required
 
 from placement.extensions import db
-from placement.intake import bp
 from placement.intake.forms import (
     AdmissionForm,
     CorrectionForm,
@@ -23,107 +23,61 @@ from placement.intake.forms import (
     PlaceSearchForm,
     ReservationForm,
 )
-from placement.models import Facility, Reservation, Stay
-from placement.models.enums import Gender
-from placement.services import admissions, audit, permissions, reservations, youths
+from placement.messages import error_message, mismatch_messages, warning_message
 from placement.services.errors import PlacementError
-from placement.services.permissions import Permission
-from placement.services.places import PlaceQuery, age_on, find_places
-from placement.timeutil import BERLIN, from_local, to_local_naive
+from placement.services.intake import admissions, places, reservations, stays
+from placement.services.intake.admissions import AdmissionRequest, ConfirmationOutdated
+from placement.services.intake.places import PlaceQuery
+from placement.services.intake.youths import NewYouth
+from placement.timeutil import from_local, local, to_local_naive
 from placement.timeutil import now as utc_now
+from placement.views import actor, show_error
 
-# Service field names -> form field names (the API nests youth fields under "youth.").
-FIELD_MAP = {
-    "youth.birth_date": "birth_date",
-    "youth.gender": "gender",
-    "youth.reference": "reference",
-    "youth.uma": "uma",
-    "youth_id": "existing_reference",
-    "youth": "birth_date",
-    "expires_at": "hours",
-}
+bp = Blueprint("intake", __name__)
 
 
-def _actor() -> audit.Actor:
-    return audit.Actor.for_user(current_user)
-
-
-def _require(permission: Permission) -> None:
-    if not permissions.can(current_user.role, permission):
-        abort(403)
-
-
-def _show_error(form, error: PlacementError) -> None:
-    """Attach a service error to the form field it names (or flash it)."""
-    db.session.rollback()
-    name = FIELD_MAP.get(error.field or "", error.field or "")
-    field = getattr(form, name, None) if name else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "danger")
-
-
-def _facility_choices() -> list[tuple[int, str]]:
-    facilities = db.session.scalars(
-        select(Facility).where(Facility.active.is_(True)).order_by(Facility.name)
-    )
+def _choices(facilities) -> list[tuple[int, str]]:
     return [(f.id, f.name) for f in facilities]
+
+
+def _int(value) -> int | None:
+    return int(value) if str(value or "").isdigit() else None
 
 
 # --- find a place ----------------------------------------------------------------------------
 
 
-@bp.get("/intake/places")
+@bp.get("/intake/places", endpoint="places")
 @login_required
-def places():
+def places_page():
     """Place finder: suitable facilities with free places first; full ones marked below."""
-    _require(Permission.ADMIT)
     form = PlaceSearchForm(request.args)
-    facilities = db.session.scalars(select(Facility).order_by(Facility.name)).all()
     form.near.choices = [("", _("– kein Standort –"))] + [
-        (str(f.id), f.name)
-        for f in facilities
-        if f.latitude is not None and not f.anonymous_address
+        (str(f.id), f.name) for f in places.reference_points(actor())
     ]
     results = None
     if request.args and form.validate():
-        results = _search(form, facilities)
+        try:
+            results = places.find_places(actor(), _place_query(form), utc_now())
+        except PlacementError as error:
+            show_error(form, error)
     status = 422 if request.args and form.errors else 200
-    return render_template("intake/places.html", form=form, results=results), status
+    return render_template(
+        "intake/places.html", form=form, results=results, mismatches=mismatch_messages
+    ), status
 
 
-def _search(form: PlaceSearchForm, facilities: list[Facility]):
-    now = utc_now()
-    if form.birth_date.data is not None:
-        if form.birth_date.data > now.astimezone(BERLIN).date():
-            form.birth_date.errors = [_("Das Geburtsdatum liegt in der Zukunft.")]
-            return None
-        age = age_on(form.birth_date.data, now)
-    elif form.age.data is not None:
-        age = form.age.data
-    else:
-        form.age.errors = [_("Bitte Alter oder Geburtsdatum angeben.")]
-        return None
-    lat = float(form.lat.data) if form.lat.data is not None else None
-    lon = float(form.lon.data) if form.lon.data is not None else None
-    if form.near.data:
-        near = next((f for f in facilities if str(f.id) == form.near.data), None)
-        if near is not None:
-            lat, lon = near.latitude, near.longitude
-    try:
-        query = PlaceQuery(
-            age=age,
-            gender=Gender(form.gender.data),
-            uma=form.uma.data == "1",
-            siblings=form.siblings.data or 1,
-            latitude=lat,
-            longitude=lon,
-        )
-    except PlacementError as error:
-        _show_error(form, error)
-        return None
-    return {"query": query, "options": find_places(query, now)}
+def _place_query(form: PlaceSearchForm) -> PlaceQuery:
+    return PlaceQuery(
+        gender=form.gender.data or None,
+        uma=form.uma.data == "1",
+        age=form.age.data,
+        birth_date=form.birth_date.data,
+        siblings=form.siblings.data or 1,
+        latitude=float(form.lat.data) if form.lat.data is not None else None,
+        longitude=float(form.lon.data) if form.lon.data is not None else None,
+        near_facility_id=_int(form.near.data),
+    )
 
 
 # --- admit -----------------------------------------------------------------------------------
@@ -132,38 +86,27 @@ def _search(form: PlaceSearchForm, facilities: list[Facility]):
 @bp.route("/intake/admit", methods=["GET", "POST"])
 @login_required
 def admit():
-    """Admission: preview warnings, confirm, record. Never refused for lack of places."""
-    _require(Permission.ADMIT)
+    """Admission: check, show warnings and ask to confirm, record. Never refused for lack
+    of places."""
     form = AdmissionForm()
-    form.facility_id.choices = _facility_choices()
-    reservation = None
+    form.facility_id.choices = _choices(places.open_facilities(actor()))
     if request.method == "GET":
-        _prefill_admission(form)
-    reservation_id = form.reservation_id.data or request.args.get("reservation_id")
-    if reservation_id:
-        reservation = (
-            db.session.get(Reservation, int(reservation_id))
-            if str(reservation_id).isdigit()
-            else None
-        )
+        _prefill(form)
+    reservation_id = _int(form.reservation_id.data or request.args.get("reservation_id"))
+    reservation = _reservation(reservation_id)
     preview = None
+    status = 200
     if form.validate_on_submit():
+        admission = _admission_request(form, reservation_id)
         try:
-            target = _admission_target(form)
-            if form.confirm.data != _confirmation_key(form):
-                preview = _preview(form, target)
-            if preview is None or not (preview["mismatches"] or preview["warnings"]):
-                result = admissions.admit(
-                    _actor(),
-                    facility_id=form.facility_id.data,
-                    legal_basis=form.legal_basis.data,
-                    start=from_local(form.start.data),
-                    override_reason=form.override_reason.data or None,
-                    reservation_id=int(form.reservation_id.data)
-                    if form.reservation_id.data
-                    else None,
-                    **target,
-                )
+            if admission.confirmation is None:
+                preview = admissions.preview(actor(), admission)
+                if preview.override_error is not None:
+                    show_error(form, preview.override_error)
+                if not preview.needs_confirmation:
+                    admission = replace(admission, confirmation=preview.confirmation)
+            if admission.confirmation is not None:
+                result = admissions.admit(actor(), admission)
                 db.session.commit()
                 flash(
                     _(
@@ -174,98 +117,84 @@ def admit():
                     "success",
                 )
                 for warning in result.warnings:
-                    flash(warning.message, "warning")
+                    flash(warning_message(warning), "warning")
                 return redirect(url_for("intake.stay", stay_id=result.stay.id))
-            form.confirm.data = _confirmation_key(form)
+        except ConfirmationOutdated as outdated:
+            db.session.rollback()
+            flash(error_message(outdated), "warning")
+            preview = outdated.preview
         except PlacementError as error:
-            _show_error(form, error)
+            show_error(form, error)
             preview = None
-            form.confirm.data = ""
-    status = 422 if form.errors else 200
+            status = 422
+        form.confirm.data = preview.confirmation if preview is not None else ""
+    if form.errors:
+        status = 422
     return render_template(
-        "intake/admit.html", form=form, preview=preview, reservation=reservation
+        "intake/admit.html",
+        form=form,
+        preview=preview,
+        reservation=reservation,
+        mismatches=mismatch_messages,
+        warning_message=warning_message,
     ), status
 
 
-def _confirmation_key(form: AdmissionForm) -> str:
-    """What a confirmation applies to: changing the house, the person or the time after
-    seeing the warnings asks again."""
-    fields = (
-        "facility_id",
-        "existing_reference",
-        "birth_date",
-        "gender",
-        "uma",
-        "start",
-        "reservation_id",
-    )
-    return "|".join(str(getattr(form, name).data or "") for name in fields)
+def _reservation(reservation_id: int | None):
+    if reservation_id is None:
+        return None
+    try:
+        return reservations.get_reservation(reservation_id)
+    except PlacementError:
+        return None
 
 
-def _prefill_admission(form: AdmissionForm) -> None:
+def _prefill(form: AdmissionForm) -> None:
+    """Defaults from what the place finder knew (the service decides them)."""
     args = request.args
-    if args.get("facility_id", "").isdigit():
-        form.facility_id.data = int(args["facility_id"])
-    if args.get("gender") in ("f", "m", "d"):
-        form.gender.data = args["gender"]
-    if args.get("uma") in ("0", "1"):
-        form.uma.data = args["uma"]
-        form.legal_basis.data = "42a" if args["uma"] == "1" else "42-1-2"
-    if args.get("birth_date"):
-        with contextlib.suppress(ValueError):  # a mistyped link just leaves the field empty
-            form.birth_date.data = date.fromisoformat(args["birth_date"])
-    elif args.get("age", "").isdigit():
-        # Only the age is known (no papers): prefill an estimate, marked as such.
-        today = utc_now().astimezone(BERLIN).date()
-        form.birth_date.data = today - timedelta(days=round(365.25 * int(args["age"]) + 182))
-        form.birth_date_estimated.data = True
+    birth_date = None
+    with contextlib.suppress(ValueError):  # a mistyped link just leaves the field empty
+        birth_date = date.fromisoformat(args.get("birth_date", ""))
+    draft = admissions.draft(
+        facility_id=_int(args.get("facility_id")),
+        age=_int(args.get("age")),
+        birth_date=birth_date,
+        gender=args.get("gender"),
+        uma=args.get("uma") == "1",
+    )
+    form.facility_id.data = draft.facility_id
+    form.birth_date.data = draft.birth_date
+    form.birth_date_estimated.data = draft.birth_date_estimated
+    form.gender.data = draft.gender.value if draft.gender else None
+    form.uma.data = "1" if draft.uma else "0"
+    form.legal_basis.data = draft.legal_basis.value
     form.reservation_id.data = args.get("reservation_id", "")
 
 
-def _admission_target(form: AdmissionForm) -> dict:
-    """Either an existing youth (by reference) or the typed-in new one."""
-    if form.existing_reference.data:
-        youth = youths.find_by_reference(form.existing_reference.data)
-        if youth is None:
-            raise PlacementError(_("Kein Eintrag mit diesem Kürzel."), field="existing_reference")
-        return {"youth_id": youth.id}
-    missing = [name for name in ("birth_date", "gender") if not getattr(form, name).data]
-    if missing:
-        raise PlacementError(
-            _("Bitte ausfüllen (oder eine vorhandene Person angeben)."), field=missing[0]
-        )
-    return {
-        "new_youth": youths.NewYouth(
+def _admission_request(form: AdmissionForm, reservation_id: int | None) -> AdmissionRequest:
+    """An existing youth (by reference) or the typed-in new one."""
+    reference = (form.youth_reference.data or "").strip() or None
+    new_youth = None
+    if reference is None:
+        new_youth = NewYouth(
             birth_date=form.birth_date.data,
-            gender=form.gender.data,
+            gender=form.gender.data or None,
             uma=form.uma.data == "1",
             estimated=form.birth_date_estimated.data,
             reference=form.reference.data,
             file_number=form.file_number.data,
             sibling_group=form.sibling_group.data,
         )
-    }
-
-
-def _preview(form: AdmissionForm, target: dict) -> dict:
-    if "youth_id" in target:
-        youth = youths.get_youth(target["youth_id"])
-        profile = {"birth_date": youth.birth_date, "gender": youth.gender, "uma": youth.uma}
-    else:
-        new = target["new_youth"]
-        start = admissions.checked_instant(from_local(form.start.data), "start")
-        youths.validate_new_youth(new, at=start)
-        profile = {"birth_date": new.birth_date, "gender": new.gender, "uma": new.uma}
-    reserved_here = 1 if form.reservation_id.data else 0
-    mismatches, warnings = admissions.preview_admission(
-        form.facility_id.data, start=from_local(form.start.data), released=reserved_here, **profile
+    return AdmissionRequest(
+        facility_id=form.facility_id.data,
+        legal_basis=form.legal_basis.data,
+        youth_reference=reference,
+        youth=new_youth,
+        start=from_local(form.start.data),
+        reservation_id=reservation_id,
+        override_reason=form.override_reason.data or None,
+        confirmation=form.confirm.data or None,
     )
-    if mismatches and not form.override_reason.data:
-        form.override_reason.errors = [
-            *form.override_reason.errors,
-            _("Außerhalb des Profils: bitte kurz begründen, warum trotzdem hier aufgenommen wird."),
-        ]
-    return {"mismatches": mismatches, "warnings": warnings}
 
 
 # --- reservations ----------------------------------------------------------------------------
@@ -275,14 +204,13 @@ def _preview(form: AdmissionForm, target: dict) -> dict:
 @login_required
 def reserve():
     """Hold a free place for an announced admission."""
-    _require(Permission.ADMIT)
     form = ReservationForm()
     if form.validate_on_submit():
         try:
             reservation = reservations.reserve(
-                _actor(),
-                facility_id=int(form.facility_id.data),
-                expires_at=utc_now() + timedelta(hours=form.hours.data),
+                actor(),
+                facility_id=_int(form.facility_id.data) or 0,
+                hours=form.hours.data,
                 note=form.note.data or None,
             )
             db.session.commit()
@@ -290,15 +218,13 @@ def reserve():
                 _(
                     "Platz in %(name)s reserviert bis %(until)s.",
                     name=reservation.facility.name,
-                    until=reservation.expires_at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
+                    until=local(reservation.expires_at).strftime("%d.%m.%Y %H:%M"),
                 ),
                 "success",
             )
             return redirect(url_for("intake.reservations"))
-        except (PlacementError, ValueError) as error:
-            if isinstance(error, ValueError):
-                error = PlacementError(_("Bitte Einrichtung wählen."), field="facility_id")
-            _show_error(form, error)
+        except PlacementError as error:
+            show_error(form, error)
     for field_errors in form.errors.values():
         for message in field_errors:
             flash(message, "danger")
@@ -309,9 +235,8 @@ def reserve():
 @login_required
 def reservations_page():
     """Open reservations, soonest to expire first."""
-    _require(Permission.ADMIT)
     return render_template(
-        "intake/reservations.html", reservations=reservations.active_reservations()
+        "intake/reservations.html", reservations=reservations.active_reservations(actor())
     )
 
 
@@ -320,29 +245,27 @@ def reservations_page():
 def cancel_reservation(reservation_id: int):
     """Give a held place back."""
     try:
-        reservations.cancel(_actor(), reservation_id)
+        reservations.cancel(actor(), reservation_id)
         db.session.commit()
         flash(_("Reservierung storniert."), "info")
     except PlacementError as error:
         db.session.rollback()
-        flash(error.message, "danger")
+        flash(error_message(error), "danger")
     return redirect(url_for("intake.reservations"))
 
 
 # --- one stay: view, discharge, move, correct --------------------------------------------------
 
 
-def _stay_or_404(stay_id: int) -> Stay:
-    stay = db.session.get(Stay, stay_id)
-    if stay is None:
-        abort(404)
-    return stay
-
-
-def _stay_page(stay: Stay, status: int = 200, **forms):
-    discharge_form = forms.get("discharge") or DischargeForm()
+def _stay_page(stay_id: int, status: int = 200, **forms):
+    """The stay page (audited); the permission is checked before anything is rendered,
+    on error paths too."""
+    record = stays.stay_record(actor(), stay_id)
+    db.session.commit()  # the audit entry of the view
+    stay = record.stay
+    choices = _choices(places.open_facilities(actor()))
     move_form = forms.get("move") or MoveForm()
-    move_form.facility_id.choices = [c for c in _facility_choices() if c[0] != stay.facility_id]
+    move_form.facility_id.choices = [c for c in choices if c[0] != stay.facility_id]
     correction = forms.get("correct") or CorrectionForm(
         data={
             "facility_id": stay.facility_id,
@@ -352,20 +275,15 @@ def _stay_page(stay: Stay, status: int = 200, **forms):
             "end_reason": stay.end_reason.value if stay.end_reason else "",
         }
     )
-    correction.facility_id.choices = _facility_choices()
-    history = db.session.scalars(
-        select(Stay).where(Stay.youth_id == stay.youth_id).order_by(Stay.start_at)
-    ).all()
+    correction.facility_id.choices = choices
     return render_template(
         "intake/stay.html",
+        record=record,
         stay=stay,
-        youth=stay.youth,
-        history=history,
-        age=age_on(stay.youth.birth_date, utc_now()),
-        discharge_form=discharge_form,
+        youth=record.youth,
+        discharge_form=forms.get("discharge") or DischargeForm(),
         move_form=move_form,
         correction_form=correction,
-        siblings=admissions.siblings_in_same_facility(stay) if stay.end_at is None else [],
     ), status
 
 
@@ -373,11 +291,7 @@ def _stay_page(stay: Stay, status: int = 200, **forms):
 @login_required
 def stay(stay_id: int):
     """One stay with the youth's history and the actions on it (personal data: audited)."""
-    _require(Permission.VIEW_PERSONS)
-    record = _stay_or_404(stay_id)
-    audit.record(_actor(), "stay.view", record)
-    db.session.commit()
-    return _stay_page(record)
+    return _stay_page(stay_id)
 
 
 @bp.post("/stays/<int:stay_id>/discharge")
@@ -387,15 +301,15 @@ def discharge(stay_id: int):
     form = DischargeForm()
     if form.validate_on_submit():
         try:
-            admissions.discharge(
-                _actor(), stay_id, reason=form.reason.data, end=from_local(form.time.data)
+            stays.discharge(
+                actor(), stay_id, reason=form.reason.data, end=from_local(form.time.data)
             )
             db.session.commit()
             flash(_("Entlassung gespeichert."), "success")
             return redirect(url_for("intake.stay", stay_id=stay_id))
         except PlacementError as error:
-            _show_error(form, error)
-    return _stay_page(_stay_or_404(stay_id), 422, discharge=form)
+            show_error(form, error)
+    return _stay_page(stay_id, 422, discharge=form)
 
 
 @bp.post("/stays/<int:stay_id>/move")
@@ -403,11 +317,11 @@ def discharge(stay_id: int):
 def move(stay_id: int):
     """Move to another facility (siblings along when asked)."""
     form = MoveForm()
-    form.facility_id.choices = _facility_choices()
+    form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
         try:
-            result = admissions.move(
-                _actor(),
+            result = stays.move(
+                actor(),
                 stay_id,
                 facility_id=form.facility_id.data,
                 time=from_local(form.time.data),
@@ -417,11 +331,11 @@ def move(stay_id: int):
             db.session.commit()
             flash(_("Verlegung gespeichert."), "success")
             for warning in result.warnings:
-                flash(warning.message, "warning")
+                flash(warning_message(warning), "warning")
             return redirect(url_for("intake.stay", stay_id=result.stays[0].id))
         except PlacementError as error:
-            _show_error(form, error)
-    return _stay_page(_stay_or_404(stay_id), 422, move=form)
+            show_error(form, error)
+    return _stay_page(stay_id, 422, move=form)
 
 
 @bp.post("/stays/<int:stay_id>/correct")
@@ -429,11 +343,11 @@ def move(stay_id: int):
 def correct(stay_id: int):
     """Correct a recorded stay; the reason and the before/after go to the audit log."""
     form = CorrectionForm()
-    form.facility_id.choices = _facility_choices()
+    form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
         try:
-            admissions.correct_stay(
-                _actor(),
+            stays.correct_stay(
+                actor(),
                 stay_id,
                 reason=form.reason.data,
                 facility_id=form.facility_id.data,
@@ -446,5 +360,5 @@ def correct(stay_id: int):
             flash(_("Korrektur gespeichert."), "success")
             return redirect(url_for("intake.stay", stay_id=stay_id))
         except PlacementError as error:
-            _show_error(form, error)
-    return _stay_page(_stay_or_404(stay_id), 422, correct=form)
+            show_error(form, error)
+    return _stay_page(stay_id, 422, correct=form)

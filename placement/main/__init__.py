@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""The start page (overview) and the health probe."""
 
-bp = Blueprint("main", __name__)
+from placement.main.routes import bp
 
-from placement.main import routes  # noqa: E402,F401
+__all__ = ["bp"]

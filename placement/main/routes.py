@@ -1,12 +1,13 @@
-from flask import abort, render_template, request
-from flask_login import current_user, login_required
+from flask import Blueprint, render_template, request
+from flask_login import login_required
 
 from placement.facilities import display
 from placement.facilities.params import parse_board
-from placement.main import bp
 from placement.models.enums import FacilityKind, Gender, choices
-from placement.services import overview
-from placement.services.permissions import Permission, can
+from placement.services.reporting import overview
+from placement.views import actor
+
+bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
@@ -14,10 +15,8 @@ from placement.services.permissions import Permission, can
 def index():
     """Start page: every active facility with its occupancy now or as of ``at`` (counts
     only), filtered by kind, planning area and youth profile, with totals."""
-    if not can(current_user.role, Permission.VIEW_COUNTS):
-        abort(403)
     params = parse_board(request.args)
-    board = overview.board_at(params.instant, params.filters)
+    board = overview.board_at(actor(), params.instant, params.filters)
     return render_template(
         "main/index.html",
         board=board,

@@ -67,6 +67,15 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class DeadlineKind(StrEnum):
+    """Deadlines computed for a stay (never stored)."""
+
+    REPORT_42A = "42a_report"
+    DISTRIBUTION_EXCLUDED = "42a_excluded"
+    COMING_OF_AGE = "adult"
+    LONG_EMERGENCY_STAY = "emergency_3m"
+
+
 LABELS = {
     FacilityKind.INOBHUTNAHME: _l("Inobhutnahmestelle"),
     FacilityKind.CLEARING: _l("Clearingeinrichtung"),
@@ -103,6 +112,10 @@ LABELS = {
     Role.FACILITY_MANAGER: _l("Einrichtungsleitung"),
     Role.DEPARTMENT_HEAD: _l("Abteilungsleitung"),
     Role.ADMIN: _l("Administration"),
+    DeadlineKind.REPORT_42A: _l("Meldung zur Verteilung (§ 42a)"),
+    DeadlineKind.DISTRIBUTION_EXCLUDED: _l("Verteilung ausgeschlossen ab (§ 42a)"),
+    DeadlineKind.COMING_OF_AGE: _l("Volljährigkeit"),
+    DeadlineKind.LONG_EMERGENCY_STAY: _l("Notaufnahme länger als 3 Monate"),
 }
 
 

@@ -62,7 +62,8 @@ class CapacityPeriod(Base):
 
     Periods of one facility never overlap, so exactly one (or none) applies at an instant.
     ``temporary_ceiling`` is a befristete Überbelegung allowed by the supervising authority
-    for this period; over-occupancy is measured against it while the period is valid."""
+    for this period. The rules that read a period (the one in force, the limit) are in
+    ``services.occupancy.core``."""
 
     __tablename__ = "capacity_period"
     __table_args__ = (
@@ -94,15 +95,3 @@ class CapacityPeriod(Base):
     note: Mapped[str | None] = mapped_column(String(500))
 
     facility: Mapped[Facility] = relationship(back_populates="capacity_periods")
-
-    @property
-    def limit(self) -> int:
-        """The number of places above which the facility is over-occupied."""
-        return (
-            self.temporary_ceiling if self.temporary_ceiling is not None else self.licensed_places
-        )
-
-    def covers(self, instant: datetime) -> bool:
-        return self.valid_from <= instant and (
-            self.valid_until is None or instant < self.valid_until
-        )

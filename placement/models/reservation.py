@@ -44,12 +44,6 @@ class Reservation(Base):
 
     facility = relationship("Facility")
 
-    def is_active(self, instant: datetime) -> bool:
-        """Whether the reservation holds its place at ``instant``."""
-        return self.created_at <= instant < self.expires_at and (
-            self.closed_at is None or instant < self.closed_at
-        )
-
 
 class OverOccupancyEvent(Base):
     """Recorded in the same transaction as the admission or move that put a facility over

@@ -62,12 +62,5 @@ class Stay(Base):
     youth = relationship("Youth", back_populates="stays")
     facility = relationship("Facility")
 
-    @property
-    def is_open(self) -> bool:
-        return self.end_at is None
-
-    def covers(self, instant: datetime) -> bool:
-        return self.start_at <= instant and (self.end_at is None or instant < self.end_at)
-
     def __repr__(self) -> str:
         return f"<Stay youth={self.youth_id} facility={self.facility_id} {self.start_at}>"

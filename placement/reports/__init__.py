@@ -1,5 +1,5 @@
-from flask import Blueprint
+"""Stichtag and monthly reports."""
 
-bp = Blueprint("reports", __name__, url_prefix="/reports")
+from placement.reports.routes import bp
 
-from placement.reports import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -1,3 +1,6 @@
-"""Business operations. Services take primitives and ids, only ``flush()``, write an audit
-entry for every change, and raise PlacementError subclasses; the caller (view, CLI command
-or job) commits once."""
+"""Business operations, one package per domain. Services take primitives, ids and request
+values, only ``flush()``, write an audit entry for every change, and raise the coded errors
+of ``services.errors``; the caller (view, API endpoint, CLI command or job) commits once.
+
+Layers, lowest first; a package imports only those below it:
+``errors`` < ``accounts`` < ``occupancy`` < ``intake`` < ``reporting`` < ``seed``."""

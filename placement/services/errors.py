@@ -1,41 +1,147 @@
-"""Domain errors. Each carries the offending field, so that forms and the API can name it."""
+"""The error vocabulary of the domain: one stable code per situation, the offending field,
+and the values a message needs. No UI wording here: the HTML and API adapters turn a code
+into a German message (``placement.messages``) and a status (``placement.api.errors``).
+
+The class says what kind of error it is, so that callers can catch a kind
+(``except NotFound``) and the API can map it to a status; the code says which one."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Any
+
+
+class Code(StrEnum):
+    """Stable error codes. The API returns them as ``code``; never rename one."""
+
+    # request shape (raised by the API's schema layer)
+    MISSING = "missing"
+    NOT_INTEGER = "not_integer"
+    NOT_NUMBER = "not_number"
+    NOT_BOOLEAN = "not_boolean"
+    NOT_TEXT = "not_text"
+    NOT_DATE = "not_date"
+    NOT_INSTANT = "not_instant"
+    NOT_OBJECT = "not_object"
+    NOT_LIST = "not_list"
+    NOT_JSON = "not_json"
+    UNKNOWN_VALUE = "unknown_value"
+    TOO_LONG = "too_long"
+    OUT_OF_RANGE = "out_of_range"
+    # HTTP level (raised by the adapters)
+    BAD_REQUEST = "bad_request"
+    UNAUTHENTICATED = "unauthenticated"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    SERVER_ERROR = "server_error"
+    # accounts
+    FORBIDDEN = "forbidden"
+    INVALID_EMAIL = "invalid_email"
+    UNKNOWN_ROLE = "unknown_role"
+    PASSWORD_TOO_SHORT = "password_too_short"
+    EMAIL_TAKEN = "email_taken"
+    UNKNOWN_ACCOUNT = "unknown_account"
+    # things that do not exist
+    UNKNOWN_FACILITY = "unknown_facility"
+    UNKNOWN_YOUTH = "unknown_youth"
+    UNKNOWN_REFERENCE = "unknown_reference"
+    UNKNOWN_STAY = "unknown_stay"
+    UNKNOWN_RESERVATION = "unknown_reservation"
+    # intake rules
+    FACILITY_INACTIVE = "facility_inactive"
+    YOUTH_CHOICE = "youth_choice"
+    BIRTH_DATE_REQUIRED = "birth_date_required"
+    GENDER_REQUIRED = "gender_required"
+    AGE_OR_BIRTH_DATE_REQUIRED = "age_or_birth_date_required"
+    INSTANT_IN_FUTURE = "instant_in_future"
+    BIRTH_DATE_IN_FUTURE = "birth_date_in_future"
+    TOO_OLD = "too_old"
+    AGE_OUT_OF_RANGE = "age_out_of_range"
+    ADMISSION_BEFORE_BIRTH = "admission_before_birth"
+    TEXT_TOO_LONG = "text_too_long"
+    DUPLICATE_REFERENCE = "duplicate_reference"
+    OPEN_STAY_EXISTS = "open_stay_exists"
+    OVERLAPPING_STAY = "overlapping_stay"
+    OVERRIDE_REQUIRED = "override_required"
+    REASON_TOO_SHORT = "reason_too_short"
+    REASON_REQUIRED = "reason_required"
+    END_BEFORE_START = "end_before_start"
+    DISCHARGE_BEFORE_ADMISSION = "discharge_before_admission"
+    MOVE_BEFORE_ADMISSION = "move_before_admission"
+    END_REASON_REQUIRED = "end_reason_required"
+    END_REASON_WITHOUT_END = "end_reason_without_end"
+    STAY_CLOSED = "stay_closed"
+    SAME_FACILITY = "same_facility"
+    NOTHING_CHANGED = "nothing_changed"
+    RESERVATION_NOT_OPEN = "reservation_not_open"
+    RESERVATION_OTHER_FACILITY = "reservation_other_facility"
+    NO_FREE_PLACE = "no_free_place"
+    EXPIRY_IN_PAST = "expiry_in_past"
+    EXPIRY_TOO_FAR = "expiry_too_far"
+    SIBLINGS_OUT_OF_RANGE = "siblings_out_of_range"
+    LOCATION_INCOMPLETE = "location_incomplete"
+    LATITUDE_OUT_OF_RANGE = "latitude_out_of_range"
+    LONGITUDE_OUT_OF_RANGE = "longitude_out_of_range"
+    CONFIRMATION_OUTDATED = "confirmation_outdated"
+    # capacity periods
+    NEGATIVE_PLACES = "negative_places"
+    CEILING_NOT_ABOVE_LICENSED = "ceiling_not_above_licensed"
+    USABLE_ABOVE_LIMIT = "usable_above_limit"
+    KEPT_FREE_ABOVE_USABLE = "kept_free_above_usable"
+    PERIOD_END_BEFORE_START = "period_end_before_start"
+    PERIOD_OVERLAP = "period_overlap"
+    # seeding and import
+    INVALID_SCENARIO = "invalid_scenario"
+    INVALID_SEED_SIZE = "invalid_seed_size"
+    DATABASE_NOT_EMPTY = "database_not_empty"
+
 
 class PlacementError(Exception):
-    """Base class of every rule violation a user can cause."""
+    """A rule violation a user can cause: ``code``, the offending ``field`` (dotted for
+    nested input, e.g. ``youth.birth_date``; None for the request as a whole) and the
+    ``params`` its message needs."""
 
-    status_code = 422
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, code: Code, field: str | None = None, **params: Any) -> None:
+        super().__init__(f"{code}: {field}" if field else str(code))
+        self.code = Code(code)
         self.field = field
+        self.params = params
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"error": self.message, "field": self.field}
+
+class BadInput(PlacementError):
+    """The request does not have the declared shape (types, missing fields)."""
+
+
+class Unauthenticated(PlacementError):
+    """No or an unknown credential."""
+
+
+class Forbidden(PlacementError):
+    """The actor's role does not allow this."""
 
 
 class NotFound(PlacementError):
-    status_code = 404
+    """The named object does not exist."""
 
 
-class OverlappingStay(PlacementError):
-    status_code = 409
+class Conflict(PlacementError):
+    """The request clashes with the current state (an open stay, a taken place...)."""
 
 
-class OpenStayExists(PlacementError):
-    status_code = 409
+class RuleViolation(PlacementError):
+    """Well-formed, but against a rule of the domain."""
 
 
-class InvalidPeriod(PlacementError):
-    pass
+class OverrideRequired(RuleViolation):
+    """The youth is outside the facility's profile and no override reason was given;
+    ``params["mismatches"]`` lists the profile mismatches."""
 
 
-class InvalidScenario(PlacementError):
+class InvalidScenario(RuleViolation):
     """A scenario file that cannot be imported; ``errors`` lists every problem."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors), field="scenario")
+        super().__init__(Code.INVALID_SCENARIO, "scenario", errors="; ".join(errors))
         self.errors = errors

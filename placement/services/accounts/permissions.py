@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from placement.models.enums import Role
-from placement.services.errors import PlacementError
+from placement.services.errors import Code, Forbidden
 
 
 class Permission(StrEnum):
@@ -35,10 +35,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
-class Forbidden(PlacementError):
-    status_code = 403
-
-
 def can(role: Role | str | None, permission: Permission) -> bool:
     """Whether a role has a permission; ``None`` is a system process (CLI, scheduler)."""
     if role is None:
@@ -47,5 +43,6 @@ def can(role: Role | str | None, permission: Permission) -> bool:
 
 
 def require(role: Role | str | None, permission: Permission) -> None:
+    """Raise Forbidden unless the role has the permission."""
     if not can(role, permission):
-        raise Forbidden("Für diese Aktion fehlt Ihnen die Berechtigung.", field=None)
+        raise Forbidden(Code.FORBIDDEN)

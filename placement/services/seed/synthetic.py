@@ -45,8 +45,8 @@ from placement.models import (
     Youth,
 )
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
-from placement.services import audit
-from placement.services.errors import PlacementError
+from placement.services.accounts import audit
+from placement.services.errors import Code, RuleViolation
 from placement.timeutil import BERLIN
 
 CHUNK = 5000
@@ -122,13 +122,9 @@ def seed_synthetic(
     """Fill an empty database with synthetic facilities, capacity histories, youths and stays
     ending at 00:00 Berlin of ``until`` (default today). Only flushes."""
     if facilities < 1 or youths < 0 or years <= 0:
-        raise PlacementError("Bitte positive Anzahlen und Jahre angeben.", field="facilities")
+        raise RuleViolation(Code.INVALID_SEED_SIZE, "facilities")
     if not _is_empty():
-        raise PlacementError(
-            "Die Datenbank enthält bereits Einrichtungen, Jugendliche oder Aufenthalte; "
-            "synthetische Daten werden nur in eine leere Datenbank geschrieben.",
-            field="database",
-        )
+        raise RuleViolation(Code.DATABASE_NOT_EMPTY, "database")
     rng = random.Random(seed)
     end_day = until or datetime.now(BERLIN).date()
     # The history ends at 00:00 (Berlin) of the end date, so it never reaches the future.

@@ -17,7 +17,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from placement.models.enums import FacilityKind, LegalBasis
+from placement.models.enums import DeadlineKind, FacilityKind, LegalBasis
 from placement.timeutil import local
 
 DISTRIBUTION_WORKING_DAYS = 7
@@ -32,8 +32,7 @@ EMERGENCY_MONTHS = 3
 class Deadline:
     """One dated obligation of a stay; ``due`` is a Berlin calendar day."""
 
-    code: str
-    label: str
+    code: DeadlineKind
     due: date
     overdue: bool
 
@@ -72,33 +71,20 @@ def deadlines_for_stay(
     instant: datetime,
 ) -> list[Deadline]:
     """The deadlines of one open stay as seen at ``instant``, soonest first."""
-    from flask_babel import gettext as _
-
     today = local(instant).date()
     start_day = local(start_at).date()
     found: list[Deadline] = []
     if LegalBasis(legal_basis) == LegalBasis.P42A:
         report_by = add_working_days(start_day, DISTRIBUTION_WORKING_DAYS)
-        found.append(
-            Deadline(
-                "42a_report", _("Meldung zur Verteilung (§ 42a)"), report_by, today > report_by
-            )
-        )
+        found.append(Deadline(DeadlineKind.REPORT_42A, report_by, today > report_by))
         excluded_from = add_months(start_day, 1)
         found.append(
-            Deadline(
-                "42a_excluded",
-                _("Verteilung ausgeschlossen ab (§ 42a)"),
-                excluded_from,
-                today >= excluded_from,
-            )
+            Deadline(DeadlineKind.DISTRIBUTION_EXCLUDED, excluded_from, today >= excluded_from)
         )
     adult_on = eighteenth_birthday(birth_date)
     if adult_on <= today + timedelta(days=COMING_OF_AGE_WINDOW_DAYS):
-        found.append(Deadline("adult", _("Volljährigkeit"), adult_on, today >= adult_on))
+        found.append(Deadline(DeadlineKind.COMING_OF_AGE, adult_on, today >= adult_on))
     if FacilityKind(facility_kind) in EMERGENCY_KINDS:
         limit = add_months(start_day, EMERGENCY_MONTHS)
-        found.append(
-            Deadline("emergency_3m", _("Notaufnahme länger als 3 Monate"), limit, today >= limit)
-        )
+        found.append(Deadline(DeadlineKind.LONG_EMERGENCY_STAY, limit, today >= limit))
     return sorted(found, key=lambda d: d.due)

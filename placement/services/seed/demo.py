@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 from placement.extensions import db
 from placement.models import Facility, OverOccupancyEvent, Stay, Youth
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, Role
-from placement.services import audit, capacity, stays, users
-from placement.services.places import capacity_state
-from placement.services.scenario_import import (
+from placement.services.accounts import audit, users
+from placement.services.intake import stays
+from placement.services.occupancy import capacity
+from placement.services.occupancy.queries import place_state
+from placement.services.seed.scenario_import import (
     BERLIN,
     birth_date_for_age,
-    default_legal_basis,
     import_scenario,
+    placement_legal_basis,
     stable_fraction,
 )
 from solver.model import Youth as ScenarioYouth
@@ -250,7 +252,7 @@ def _replay_over_occupancy() -> None:
     """The over-occupancy events the recorded admissions would have raised, so that the
     demo's episode lists and alerts have their history."""
     for stay in db.session.scalars(select(Stay).order_by(Stay.start_at, Stay.id)).all():
-        state = capacity_state(stay.facility_id, stay.start_at)
+        state = place_state(stay.facility_id, stay.start_at)
         if state.over_capacity:
             db.session.add(
                 OverOccupancyEvent(
@@ -286,7 +288,7 @@ def _past_stay(
         actor,
         youth_id=youth.id,
         facility_id=facility.id,
-        legal_basis=default_legal_basis(facility.kind, uma)
+        legal_basis=placement_legal_basis(facility.kind, uma)
         if rng.random() < 0.9
         else LegalBasis.P42_1_1,
         start_at=start,

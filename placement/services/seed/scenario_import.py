@@ -16,13 +16,19 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import Facility, Youth
 from placement.models.enums import AgeAssessment, FacilityKind, Gender, LegalBasis, UmaPolicy
-from placement.services import audit, capacity, stays
+from placement.services.accounts import audit
 from placement.services.errors import InvalidScenario
+from placement.services.intake import stays
+from placement.services.intake.rules import default_legal_basis, years_before
+from placement.services.occupancy import capacity
+from placement.services.occupancy.queries import capacities_at
 from placement.timeutil import BERLIN
 from solver.model import Facility as ScenarioFacility
 from solver.model import Scenario
 from solver.model import Youth as ScenarioYouth
 from solver.parse import parse_scenario_dict
+
+GROUP_HOMES = (FacilityKind.GROUP_HOME, FacilityKind.UMA_GROUP_HOME)
 
 
 @dataclass
@@ -42,25 +48,16 @@ def stable_fraction(key: str) -> float:
 
 def birth_date_for_age(age: int, on: date, key: str) -> date:
     """A reproducible date of birth at which the youth is exactly ``age`` on ``on``."""
-    earliest = _years_before(on, age + 1) + timedelta(days=1)
-    latest = _years_before(on, age)
+    earliest = years_before(on, age + 1) + timedelta(days=1)
+    latest = years_before(on, age)
     span = (latest - earliest).days
     return earliest + timedelta(days=int(stable_fraction(key) * (span + 1)))
 
 
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
-def default_legal_basis(kind: FacilityKind, uma: bool) -> LegalBasis:
-    if kind in (FacilityKind.GROUP_HOME, FacilityKind.UMA_GROUP_HOME):
-        return LegalBasis.P34
-    if uma:
-        return LegalBasis.P42A
-    return LegalBasis.P42_1_2
+def placement_legal_basis(kind: FacilityKind, uma: bool) -> LegalBasis:
+    """The legal basis of an imported placement: follow-on group homes place under §34,
+    emergency places start as an admission does."""
+    return LegalBasis.P34 if kind in GROUP_HOMES else default_legal_basis(uma)
 
 
 def _parse(data: Any) -> Scenario:
@@ -148,7 +145,7 @@ def import_scenario(
             actor,
             youth_id=youth.id,
             facility_id=facility_id,
-            legal_basis=default_legal_basis(kinds[entry.facility], entry.uma),
+            legal_basis=placement_legal_basis(kinds[entry.facility], entry.uma),
             start_at=start,
             pinned=entry.pinned,
         )
@@ -176,11 +173,8 @@ def _sync_capacity(
 ) -> None:
     """Make the period in force at ``as_of`` carry the scenario's capacity and reserve."""
     licensed, reserve = entry.capacity, entry.reserve
-    current = capacity.capacity_at(facility.id, as_of) if facility.id else None
-    if current is not None and (current.licensed_places, current.reserved_places) == (
-        licensed,
-        reserve,
-    ):
+    current = capacities_at(as_of, [facility.id]).get(facility.id) if facility.id else None
+    if current is not None and (current.licensed, current.kept_free) == (licensed, reserve):
         return
     db.session.flush()
     capacity.add_capacity_period(

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from placement.extensions import db
 from placement.models import User
 from placement.models.enums import Role
-from placement.services import audit
-from placement.services.errors import PlacementError
+from placement.services.accounts import audit
+from placement.services.errors import Code, Conflict, RuleViolation
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -26,17 +26,15 @@ def create_user(
     """Create an account; e-mail addresses are unique regardless of case."""
     email = email.strip().lower()
     if not EMAIL_PATTERN.match(email):
-        raise PlacementError("Bitte eine gültige E-Mail-Adresse angeben.", field="email")
+        raise RuleViolation(Code.INVALID_EMAIL, "email")
     try:
         role = Role(role)
     except ValueError as exc:
-        raise PlacementError("Unbekannte Rolle.", field="role") from exc
+        raise RuleViolation(Code.UNKNOWN_ROLE, "role") from exc
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PlacementError(
-            f"Das Passwort muss mindestens {MIN_PASSWORD_LENGTH} Zeichen haben.", field="password"
-        )
+        raise RuleViolation(Code.PASSWORD_TOO_SHORT, "password", min=MIN_PASSWORD_LENGTH)
     if db.session.scalar(select(User).where(func.lower(User.email) == email)):
-        raise PlacementError("Diese E-Mail-Adresse ist bereits vergeben.", field="email")
+        raise Conflict(Code.EMAIL_TAKEN, "email")
     user = User(email=email, role=role, name=name)
     user.set_password(password)
     db.session.add(user)
@@ -52,6 +50,11 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def record_login(user: User) -> None:
+    """A successful login goes to the audit log."""
+    audit.record(audit.Actor.for_user(user), "user.login", user)
+
+
 def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -60,7 +63,7 @@ def issue_token(actor: audit.Actor, email: str) -> str:
     """A new API token for the user (replacing the previous one); only its hash is stored."""
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
-        raise PlacementError("Kein Konto mit dieser E-Mail-Adresse.", field="email")
+        raise RuleViolation(Code.UNKNOWN_ACCOUNT, "email")
     token = secrets.token_urlsafe(32)
     user.api_token_hash = _token_digest(token)
     audit.record(actor, "user.token", user)

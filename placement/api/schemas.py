@@ -1,0 +1,407 @@
+"""The API's request and response bodies, declared once with marshmallow. The same
+schemas validate input (through flask-smorest's webargs parser), serialise output and
+generate /api/v1/openapi.json; enum values come from the model enums.
+
+Every field's error messages are the stable codes of ``services.errors`` (set in
+``on_bind_field``), so that ``api.errors`` can turn a validation error into the same
+coded error, with a German message, that the services raise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from placement import messages
+from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
+from placement.models.reservation import ReservationStatus
+from placement.services.errors import Code
+from placement.services.intake.arrivals import WarningCode
+from placement.services.occupancy.core import Status
+from placement.timeutil import parse_instant
+
+# Field class -> the code of its "invalid" message (most specific class first).
+INVALID_CODES: list[tuple[type[fields.Field], Code]] = []
+
+
+class Integer(fields.Integer):
+    """An integer; in JSON also a string of digits, never a boolean or a fraction."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> int:
+        if isinstance(value, bool | float):
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Boolean(fields.Boolean):
+    """true or false in JSON; in a query string also 1/0 and ja/nein."""
+
+    truthy = {True, "true", "True", "1", "ja"}
+    falsy = {False, "false", "False", "0", "nein"}
+
+
+class JsonBoolean(fields.Boolean):
+    """Only JSON's true and false."""
+
+    truthy = {True}
+    falsy = {False}
+
+
+class Instant(fields.DateTime):
+    """An ISO 8601 instant; without an offset it is Europe/Berlin wall-clock time."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            return parse_instant(value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+
+
+class Text(fields.String):
+    """A string; blank counts as absent."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.strip() or None
+
+
+def enum(enum_cls, **kwargs) -> fields.Enum:
+    return fields.Enum(enum_cls, by_value=True, **kwargs)
+
+
+def max_length(limit: int) -> validate.Length:
+    return validate.Length(max=limit, error=Code.TOO_LONG)
+
+
+INVALID_CODES += [
+    (Integer, Code.NOT_INTEGER),
+    (fields.Integer, Code.NOT_INTEGER),
+    (fields.Float, Code.NOT_NUMBER),
+    (fields.Boolean, Code.NOT_BOOLEAN),
+    (fields.Date, Code.NOT_DATE),
+    (fields.DateTime, Code.NOT_INSTANT),
+    (fields.String, Code.NOT_TEXT),
+    (fields.List, Code.NOT_LIST),
+]
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown keys are ignored, and errors carry codes, not wording."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    error_messages = {"type": Code.NOT_JSON, "unknown": Code.UNKNOWN_VALUE}
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        codes = {"required": Code.MISSING, "null": Code.MISSING}
+        invalid = next(
+            (code for cls, code in INVALID_CODES if isinstance(field_obj, cls)), Code.BAD_REQUEST
+        )
+        codes["invalid"] = invalid
+        codes["format"] = invalid
+        codes["invalid_awareness"] = invalid
+        codes["too_large"] = Code.OUT_OF_RANGE
+        codes["type"] = Code.NOT_OBJECT
+        codes["unknown"] = Code.UNKNOWN_VALUE
+        field_obj.error_messages = {
+            key: codes.get(key, invalid) for key in field_obj.error_messages
+        }
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class NewYouthIn(Schema):
+    birth_date = fields.Date(metadata={"description": "date of birth"})
+    birth_date_estimated = fields.Date(
+        metadata={"description": "instead of birth_date when it is an estimate"}
+    )
+    age = Integer(metadata={"description": "instead of a date: the estimated age in years"})
+    gender = enum(Gender)
+    uma = JsonBoolean(required=True, metadata={"description": "unaccompanied minor (umA)"})
+    reference = Text(
+        metadata={"description": "pseudonymous reference (at most 40 characters); generated"}
+    )
+    file_number = Text(validate=max_length(60))
+    sibling_group = Text(validate=max_length(40))
+
+
+class AdmissionIn(Schema):
+    """An admission; the youth is ``youth_id``, ``youth_reference`` or a new ``youth``."""
+
+    facility_id = Integer(metadata={"description": "if given, the reservation's facility"})
+    legal_basis = enum(LegalBasis, required=True)
+    youth_id = Integer()
+    youth_reference = Text(validate=max_length(40))
+    youth = fields.Nested(NewYouthIn)
+    start = Instant(metadata={"description": "default now; without an offset Europe/Berlin"})
+    override_reason = Text(
+        validate=max_length(500),
+        metadata={"description": "required when outside the facility's profile"},
+    )
+    confirmation = Text(
+        validate=max_length(64),
+        metadata={
+            "description": "the token of a preview: the admission is refused with "
+            "confirmation_outdated (409) if the situation changed since"
+        },
+    )
+
+
+class NewAdmissionIn(AdmissionIn):
+    facility_id = Integer(required=True)
+
+
+class ReservationIn(Schema):
+    facility_id = Integer(required=True)
+    expires_at = Instant(metadata={"description": "default: in 2 hours; at most 72 hours"})
+    note = Text(validate=max_length(200), metadata={"description": "never a name"})
+
+
+class DischargeIn(Schema):
+    reason = enum(EndReason, required=True)
+    time = Instant(metadata={"description": "default now"})
+
+
+class MoveIn(Schema):
+    facility_id = Integer(required=True)
+    time = Instant(metadata={"description": "default now"})
+    with_siblings = JsonBoolean(load_default=False)
+    override_reason = Text(validate=max_length(500))
+    legal_basis = enum(LegalBasis, metadata={"description": "default: the current one"})
+
+
+class CorrectionIn(Schema):
+    """Fields left out keep their value; ``end_at: null`` reopens a stay ended by mistake."""
+
+    reason = Text(required=True, validate=max_length(500))
+    start_at = Instant()
+    end_at = Instant(allow_none=True)
+    end_reason = enum(EndReason, allow_none=True)
+    facility_id = Integer()
+    legal_basis = enum(LegalBasis)
+
+
+class PlacesQuery(Schema):
+    age = Integer(metadata={"description": "or birth_date"})
+    birth_date = fields.Date()
+    gender = enum(Gender, required=True)
+    uma = Boolean(required=True)
+    siblings = Integer(load_default=1)
+    lat = fields.Float()
+    lon = fields.Float()
+    near = Integer(metadata={"description": "a facility whose location to measure from"})
+
+
+class OccupancyQuery(Schema):
+    at = Instant(metadata={"description": "ISO 8601; without an offset Europe/Berlin; default now"})
+
+
+class StaysQuery(Schema):
+    facility_id = Integer()
+    open = Boolean()
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    error = fields.String(required=True, metadata={"description": "message in German"})
+    field = fields.String(
+        required=True, allow_none=True, metadata={"description": "the offending field"}
+    )
+    code = enum(Code, required=True, metadata={"description": "stable error code"})
+
+
+class AddressOut(Schema):
+    street = fields.String(allow_none=True)
+    postal_code = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+
+
+class FacilityOut(Schema):
+    """A facility as the caller may see it (``services.intake.places.FacilityInfo``)."""
+
+    id = fields.Integer(required=True, attribute="facility.id")
+    code = fields.String(required=True, attribute="facility.code")
+    name = fields.String(required=True, attribute="facility.name")
+    kind = enum(FacilityKind, required=True, attribute="facility.kind")
+    operator = fields.String(required=True, allow_none=True, attribute="facility.operator")
+    planning_area = fields.String(
+        required=True, allow_none=True, attribute="facility.planning_area"
+    )
+    district = fields.String(required=True, allow_none=True, attribute="facility.district")
+    address = fields.Nested(
+        AddressOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for an anonymous placement the caller may not locate"},
+    )
+    location = fields.List(
+        fields.Float(),
+        required=True,
+        allow_none=True,
+        metadata={"description": "[latitude, longitude] or null"},
+    )
+    age_min = fields.Integer(required=True, attribute="facility.age_min")
+    age_max = fields.Integer(required=True, attribute="facility.age_max")
+    genders = fields.List(enum(Gender), required=True)
+    uma = enum(UmaPolicy, required=True, attribute="facility.uma_policy")
+    anonymous_address = fields.Boolean(required=True, attribute="facility.anonymous_address")
+    active = fields.Boolean(required=True, attribute="facility.active")
+
+
+def _state_fields(prefix: str) -> dict[str, fields.Field]:
+    """The place figures of a ``PlaceState`` at attribute ``prefix``."""
+    figures = {
+        "licensed": ("genehmigte Plätze", fields.Integer),
+        "usable": ("belegbare Plätze", fields.Integer),
+        "limit": ("befristete Obergrenze, sonst genehmigte Plätze", fields.Integer),
+        "occupied": ("belegt", fields.Integer),
+        "reserved": ("Reservierungen und nach Abgängigkeit freigehaltene Plätze", fields.Integer),
+        "held": ("davon nach Abgängigkeit freigehalten", fields.Integer),
+        "kept_free": ("Freihalteplätze (nicht abgezogen)", fields.Integer),
+        "free": ("max(0, usable − occupied − reserved)", fields.Integer),
+        "over_by": ("Personen über der Grenze", fields.Integer),
+        "over_capacity": ("occupied > limit", fields.Boolean),
+    }
+    declared = {
+        name: cls(required=True, attribute=f"{prefix}.{name}", metadata={"description": text})
+        for name, (text, cls) in figures.items()
+    }
+    declared["ceiling"] = fields.Integer(
+        required=True,
+        allow_none=True,
+        attribute=f"{prefix}.ceiling",
+        metadata={"description": "befristete Obergrenze, falls in Kraft"},
+    )
+    declared["status"] = enum(Status, required=True, attribute=f"{prefix}.status")
+    return declared
+
+
+class WarningMessage(fields.String):
+    """The German message of a capacity warning."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return messages.warning_message(obj)
+
+
+class MismatchMessages(fields.List):
+    """The German reasons why a youth is outside a facility's profile."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(fields.String(), attribute="mismatches", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return messages.mismatch_messages(value or [])
+
+
+PlaceOptionOut = Schema.from_dict(
+    {
+        "facility": fields.Nested(FacilityOut, required=True, attribute="info"),
+        "suitable": fields.Boolean(required=True),
+        "has_room": fields.Boolean(required=True),
+        "mismatches": MismatchMessages(
+            required=True, metadata={"description": "why the youth is outside the profile"}
+        ),
+        "distance_km": fields.Float(required=True, allow_none=True),
+        **_state_fields("state"),
+    },
+    name="PlaceOption",
+)
+
+
+FacilityOccupancyOut = Schema.from_dict(
+    {
+        "id": fields.Integer(required=True, attribute="facility.id"),
+        "code": fields.String(required=True, attribute="facility.code"),
+        "name": fields.String(required=True, attribute="facility.name"),
+        "kind": enum(FacilityKind, required=True, attribute="facility.kind"),
+        "planning_area": fields.String(
+            required=True, allow_none=True, attribute="facility.planning_area"
+        ),
+        **_state_fields("state"),
+    },
+    name="FacilityOccupancy",
+)
+
+
+class OccupancyOut(Schema):
+    at = fields.DateTime(required=True)
+    facilities = fields.List(fields.Nested(FacilityOccupancyOut), required=True, attribute="rows")
+
+
+class YouthOut(Schema):
+    id = fields.Integer(required=True)
+    reference = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    birth_date_estimated = fields.Boolean(required=True)
+    gender = enum(Gender, required=True)
+    uma = fields.Boolean(required=True)
+    sibling_group = fields.String(required=True, allow_none=True)
+
+
+class StayOut(Schema):
+    id = fields.Integer(required=True)
+    facility_id = fields.Integer(required=True)
+    youth = fields.Nested(YouthOut, required=True)
+    legal_basis = enum(LegalBasis, required=True)
+    start = fields.DateTime(required=True, attribute="start_at")
+    end = fields.DateTime(required=True, allow_none=True, attribute="end_at")
+    end_reason = enum(EndReason, required=True, allow_none=True)
+    pinned = fields.Boolean(required=True)
+    place_held_until = fields.DateTime(required=True, allow_none=True)
+    override_reason = fields.String(required=True, allow_none=True)
+
+
+class ReservationOut(Schema):
+    id = fields.Integer(required=True)
+    facility_id = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+    status = enum(ReservationStatus, required=True)
+    closed_at = fields.DateTime(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True)
+    stay_id = fields.Integer(required=True, allow_none=True)
+
+
+class WarningOut(Schema):
+    code = enum(WarningCode, required=True)
+    message = WarningMessage(required=True)
+    facility_id = fields.Integer(required=True)
+    occupied = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+
+
+class AdmittedOut(Schema):
+    stay = fields.Nested(StayOut, required=True)
+    warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+class MovedOut(Schema):
+    stays = fields.List(fields.Nested(StayOut), required=True)
+    warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+class PreviewOut(Schema):
+    facility_id = fields.Integer(required=True, attribute="facility.id")
+    legal_basis = enum(LegalBasis, required=True)
+    age = fields.Integer(required=True)
+    mismatches = MismatchMessages(required=True)
+    override_missing = fields.Boolean(required=True)
+    warnings = fields.List(fields.Nested(WarningOut), required=True)
+    duplicates = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "references of youths recorded under the same file number"},
+    )
+    needs_confirmation = fields.Boolean(required=True)
+    confirmation = fields.String(
+        required=True, metadata={"description": "send it with the admission"}
+    )

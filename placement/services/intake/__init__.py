@@ -1,0 +1,1 @@
+"""Intake: the place finder, admissions, reservations, stays and youth records."""

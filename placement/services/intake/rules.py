@@ -1,0 +1,146 @@
+"""Rules shared by the intake workflows: instants, closed vocabularies, reasons, ages,
+the facility profile and the defaults of an admission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from flask import current_app
+
+from placement.extensions import db
+from placement.models import Facility
+from placement.models.enums import Gender, LegalBasis, UmaPolicy
+from placement.models.youth import age_in_years
+from placement.services.errors import Code, NotFound, OverrideRequired, RuleViolation
+from placement.timeutil import BERLIN
+from placement.timeutil import now as utc_now
+
+MIN_REASON_LENGTH = 3
+MAX_REASON_LENGTH = 500
+MAX_AGE = 27
+E = TypeVar("E", bound=StrEnum)
+
+
+def checked_instant(value: datetime | None, field: str) -> datetime:
+    """The given instant (default now), refused when it lies noticeably in the future."""
+    current = utc_now()
+    if value is None:
+        return current
+    tolerance = timedelta(minutes=current_app.config["MAX_FUTURE_MINUTES"])
+    if value > current + tolerance:
+        raise RuleViolation(Code.INSTANT_IN_FUTURE, field)
+    return value
+
+
+def code_of(enum_cls: type[E], value: E | str, field: str) -> E:
+    """A code of a closed vocabulary; an unknown one names the field and the allowed codes."""
+    try:
+        return enum_cls(value)
+    except ValueError as exc:
+        allowed = ", ".join(member.value for member in enum_cls)
+        raise RuleViolation(Code.UNKNOWN_VALUE, field, allowed=allowed) from exc
+
+
+def reason_text(reason: str | None, field: str) -> str | None:
+    """A short free-text reason, stripped; None when empty."""
+    if reason is None or not reason.strip():
+        return None
+    if len(reason.strip()) < MIN_REASON_LENGTH:
+        raise RuleViolation(Code.REASON_TOO_SHORT, field)
+    if len(reason) > MAX_REASON_LENGTH:
+        raise RuleViolation(Code.TEXT_TOO_LONG, field, max=MAX_REASON_LENGTH)
+    return reason.strip()
+
+
+def berlin_day(instant: datetime) -> date:
+    return instant.astimezone(BERLIN).date()
+
+
+def age_on(birth_date: date, instant: datetime) -> int:
+    """Whole years of age at ``instant`` (Berlin calendar day)."""
+    return age_in_years(birth_date, berlin_day(instant))
+
+
+def years_before(day: date, years: int) -> date:
+    """The same calendar day ``years`` earlier (28 February for a 29th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def estimated_birth_date(age: int, on: date) -> date:
+    """The middle of the birth dates at which a youth is ``age`` on ``on``: the estimate
+    recorded when only the age is known (no papers)."""
+    earliest = years_before(on, age + 1) + timedelta(days=1)
+    latest = years_before(on, age)
+    return earliest + timedelta(days=(latest - earliest).days // 2)
+
+
+def default_legal_basis(uma: bool) -> LegalBasis:
+    """The legal basis an admission starts from: an unaccompanied minor is taken into
+    vorläufige Inobhutnahme (§42a), anyone else for urgent danger (§42 (1) 2)."""
+    return LegalBasis.P42A if uma else LegalBasis.P42_1_2
+
+
+def facility(facility_id: int, field: str = "facility_id") -> Facility:
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(Code.UNKNOWN_FACILITY, field)
+    return facility
+
+
+def active_facility(facility_id: int, field: str = "facility_id") -> Facility:
+    """The facility, which must be open for admissions."""
+    found = facility(facility_id, field)
+    if not found.active:
+        raise RuleViolation(Code.FACILITY_INACTIVE, field)
+    return found
+
+
+class MismatchCode(StrEnum):
+    AGE = "age"
+    GENDER = "gender"
+    UMA_ONLY = "uma_only"
+    NO_UMA = "no_uma"
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """Why a youth is outside a facility's profile."""
+
+    code: MismatchCode
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def profile_mismatches(
+    facility: Facility, age: int, gender: Gender | str, uma: bool
+) -> list[Mismatch]:
+    """How a youth of this profile falls outside the facility's profile (empty: fits)."""
+    found = []
+    if not facility.age_min <= age <= facility.age_max:
+        found.append(
+            Mismatch(
+                MismatchCode.AGE, {"age": age, "min": facility.age_min, "max": facility.age_max}
+            )
+        )
+    if str(gender) not in facility.genders:
+        found.append(Mismatch(MismatchCode.GENDER))
+    if facility.uma_policy == UmaPolicy.ONLY and not uma:
+        found.append(Mismatch(MismatchCode.UMA_ONLY))
+    if facility.uma_policy == UmaPolicy.NONE and uma:
+        found.append(Mismatch(MismatchCode.NO_UMA))
+    return found
+
+
+def require_override(mismatches: list[Mismatch], override: str | None) -> None:
+    """An admission outside the profile needs a reason (it is never refused otherwise)."""
+    if mismatches and override is None:
+        raise OverrideRequired(Code.OVERRIDE_REQUIRED, "override_reason", mismatches=mismatches)
+
+
+def absconded_hold_days() -> int:
+    return int(current_app.config["ABSCONDED_HOLD_DAYS"])

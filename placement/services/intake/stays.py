@@ -1,0 +1,348 @@
+"""Stays: recording them while keeping their invariants (one open stay per youth, no
+overlaps), discharge, move and correction.
+
+A move is never refused for lack of places either: it is recorded with a warning and an
+over-occupancy event in the same transaction. Capacity is read after ``lock_facilities``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from placement.extensions import db
+from placement.models import Stay, Youth
+from placement.models.enums import EndReason, LegalBasis
+from placement.services.accounts import audit, permissions
+from placement.services.accounts.permissions import Permission
+from placement.services.errors import Code, Conflict, NotFound, RuleViolation
+from placement.services.intake.arrivals import Warning, record_arrival
+from placement.services.intake.rules import (
+    absconded_hold_days,
+    active_facility,
+    age_on,
+    checked_instant,
+    code_of,
+    facility,
+    profile_mismatches,
+    reason_text,
+    require_override,
+)
+from placement.services.occupancy.locking import lock_facilities
+from placement.timeutil import now as utc_now
+
+
+def find_overlap(
+    youth_id: int, start_at: datetime, end_at: datetime | None, exclude_stay_id: int | None = None
+) -> Stay | None:
+    """A stay of this youth that shares any instant with [start_at, end_at), if one exists."""
+    query = select(Stay).where(
+        Stay.youth_id == youth_id,
+        or_(Stay.end_at.is_(None), Stay.end_at > start_at),
+    )
+    if end_at is not None:
+        query = query.where(Stay.start_at < end_at)
+    if exclude_stay_id is not None:
+        query = query.where(Stay.id != exclude_stay_id)
+    return db.session.scalars(query.limit(1)).first()
+
+
+def open_stay_of(youth_id: int) -> Stay | None:
+    """The youth's current (open) stay, if any."""
+    return db.session.scalar(select(Stay).where(Stay.youth_id == youth_id, Stay.end_at.is_(None)))
+
+
+def record_stay(
+    actor: audit.Actor,
+    *,
+    youth_id: int,
+    facility_id: int,
+    legal_basis: LegalBasis | str,
+    start_at: datetime,
+    end_at: datetime | None = None,
+    end_reason: EndReason | str | None = None,
+    pinned: bool = False,
+    override_reason: str | None = None,
+) -> Stay:
+    """Record a stay after checking every invariant; refuses overlaps and second open stays."""
+    if db.session.get(Youth, youth_id) is None:
+        raise NotFound(Code.UNKNOWN_YOUTH, "youth_id")
+    facility(facility_id)
+    if end_at is not None and end_at <= start_at:
+        raise RuleViolation(Code.END_BEFORE_START, "end_at")
+    if (end_at is None) != (end_reason is None):
+        raise RuleViolation(Code.END_REASON_WITHOUT_END, "end_reason")
+    if end_at is None and open_stay_of(youth_id) is not None:
+        raise Conflict(Code.OPEN_STAY_EXISTS, "youth_id")
+    if find_overlap(youth_id, start_at, end_at) is not None:
+        raise Conflict(Code.OVERLAPPING_STAY, "start_at")
+    stay = Stay(
+        youth_id=youth_id,
+        facility_id=facility_id,
+        legal_basis=LegalBasis(legal_basis),
+        start_at=start_at,
+        end_at=end_at,
+        end_reason=EndReason(end_reason) if end_reason is not None else None,
+        pinned=pinned,
+        override_reason=override_reason,
+    )
+    db.session.add(stay)
+    audit.record(actor, "stay.create", stay, after=audit.snapshot(stay))
+    return stay
+
+
+def get_stay(stay_id: int) -> Stay:
+    stay = db.session.get(Stay, stay_id)
+    if stay is None:
+        raise NotFound(Code.UNKNOWN_STAY, "stay_id")
+    return stay
+
+
+def _open_stay(stay_id: int) -> Stay:
+    stay = get_stay(stay_id)
+    if stay.end_at is not None:
+        raise Conflict(Code.STAY_CLOSED, "stay_id")
+    return stay
+
+
+def release_absconding_hold(youth_id: int, instant: datetime) -> None:
+    """A youth who returns ends the hold kept for them since absconding."""
+    held = db.session.scalars(
+        select(Stay).where(
+            Stay.youth_id == youth_id, Stay.place_held_until > instant, Stay.end_at <= instant
+        )
+    ).all()
+    for stay in held:
+        stay.place_held_until = instant
+
+
+def _held_until(end_reason: EndReason | None, end: datetime | None) -> datetime | None:
+    """After an absconding the place stays held for ABSCONDED_HOLD_DAYS."""
+    if end_reason == EndReason.ABSCONDED and end is not None:
+        return end + timedelta(days=absconded_hold_days())
+    return None
+
+
+@dataclass(frozen=True)
+class StayRecord:
+    """One stay as its page shows it: the youth, their other stays, siblings here."""
+
+    stay: Stay
+    youth: Youth
+    age: int
+    history: list[Stay]
+    siblings: list[Stay]
+
+
+def stay_record(actor: audit.Actor, stay_id: int) -> StayRecord:
+    """A stay with the youth's history (personal data: the view is audited)."""
+    permissions.require(actor.role, Permission.VIEW_PERSONS)
+    stay = get_stay(stay_id)
+    history = db.session.scalars(
+        select(Stay).where(Stay.youth_id == stay.youth_id).order_by(Stay.start_at)
+    ).all()
+    audit.record(actor, "stay.view", stay)
+    return StayRecord(
+        stay=stay,
+        youth=stay.youth,
+        age=age_on(stay.youth.birth_date, utc_now()),
+        history=list(history),
+        siblings=siblings_in_same_facility(stay) if stay.end_at is None else [],
+    )
+
+
+MAX_LISTED_STAYS = 5000
+
+
+def list_stays(
+    actor: audit.Actor, *, facility_id: int | None = None, open_only: bool | None = None
+) -> list[Stay]:
+    """Stays by start, optionally of one facility and only open (or only ended) ones.
+    Personal data: the view is written to the audit log."""
+    permissions.require(actor.role, Permission.VIEW_PERSONS)
+    query = select(Stay).order_by(Stay.start_at)
+    if facility_id is not None:
+        query = query.where(Stay.facility_id == facility_id)
+    if open_only is True:
+        query = query.where(Stay.end_at.is_(None))
+    elif open_only is False:
+        query = query.where(Stay.end_at.is_not(None))
+    rows = db.session.scalars(query.limit(MAX_LISTED_STAYS)).all()
+    audit.record(
+        actor,
+        "stays.view",
+        object_type="facility",
+        object_id=facility_id,
+        after={"count": len(rows), "open": open_only},
+    )
+    return rows
+
+
+# --- discharge ------------------------------------------------------------------------------
+
+
+def discharge(
+    actor: audit.Actor, stay_id: int, *, reason: EndReason | str, end: datetime | None = None
+) -> Stay:
+    """End a stay. After an absconding the place stays held for ABSCONDED_HOLD_DAYS."""
+    permissions.require(actor.role, Permission.DISCHARGE)
+    end_reason = code_of(EndReason, reason, "reason")
+    instant = checked_instant(end, "time")
+    stay = _open_stay(stay_id)
+    if instant <= stay.start_at:
+        raise RuleViolation(Code.DISCHARGE_BEFORE_ADMISSION, "time")
+    before = audit.snapshot(stay)
+    stay.end_at = instant
+    stay.end_reason = end_reason
+    stay.place_held_until = _held_until(end_reason, instant)
+    audit.record(actor, "stay.discharge", stay, before=before, after=audit.snapshot(stay))
+    return stay
+
+
+# --- move -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MoveResult:
+    stays: list[Stay]
+    warnings: list[Warning] = field(default_factory=list)
+
+
+def siblings_in_same_facility(stay: Stay) -> list[Stay]:
+    """Open stays of the youth's sibling group in the same facility (the stay included)."""
+    group = stay.youth.sibling_group
+    if not group:
+        return [stay]
+    return db.session.scalars(
+        select(Stay)
+        .join(Youth)
+        .where(
+            Youth.sibling_group == group,
+            Stay.end_at.is_(None),
+            Stay.facility_id == stay.facility_id,
+        )
+        .order_by(Stay.id)
+    ).all()
+
+
+def move(
+    actor: audit.Actor,
+    stay_id: int,
+    *,
+    facility_id: int,
+    time: datetime | None = None,
+    with_siblings: bool = False,
+    override_reason: str | None = None,
+    legal_basis: LegalBasis | str | None = None,
+) -> MoveResult:
+    """Close the stay and open the next one in another facility, in one transaction."""
+    permissions.require(actor.role, Permission.DISCHARGE)
+    permissions.require(actor.role, Permission.ADMIT)
+    override = reason_text(override_reason, "override_reason")
+    basis = code_of(LegalBasis, legal_basis, "legal_basis") if legal_basis is not None else None
+    first = get_stay(stay_id)
+    lock_facilities([first.facility_id, facility_id])
+    instant = checked_instant(time, "time")
+    first = _open_stay(stay_id)
+    target = active_facility(facility_id)
+    if target.id == first.facility_id:
+        raise RuleViolation(Code.SAME_FACILITY, "facility_id")
+    moving = siblings_in_same_facility(first) if with_siblings else [first]
+    for stay in moving:
+        if instant <= stay.start_at:
+            raise RuleViolation(Code.MOVE_BEFORE_ADMISSION, "time")
+        youth = stay.youth
+        mismatches = profile_mismatches(
+            target, age_on(youth.birth_date, instant), youth.gender, youth.uma
+        )
+        require_override(mismatches, override)
+
+    new_stays = []
+    for stay in moving:
+        before = audit.snapshot(stay)
+        stay.end_at = instant
+        stay.end_reason = EndReason.TRANSFER
+        audit.record(
+            actor, "stay.move_out", stay, before=before, after=audit.snapshot(stay), reason=override
+        )
+        db.session.flush()
+        new_stays.append(
+            record_stay(
+                actor,
+                youth_id=stay.youth_id,
+                facility_id=target.id,
+                legal_basis=basis or stay.legal_basis,
+                start_at=instant,
+                pinned=stay.pinned,
+                override_reason=override,
+            )
+        )
+    warnings = record_arrival(target, new_stays[-1], instant)
+    return MoveResult(stays=new_stays, warnings=warnings)
+
+
+# --- correction -----------------------------------------------------------------------------
+
+UNSET: Any = object()
+
+
+def correct_stay(
+    actor: audit.Actor,
+    stay_id: int,
+    *,
+    reason: str | None,
+    start_at: datetime = UNSET,
+    end_at: datetime | None = UNSET,
+    end_reason: EndReason | str | None = UNSET,
+    facility_id: int = UNSET,
+    legal_basis: LegalBasis | str = UNSET,
+) -> Stay:
+    """Correct a recorded stay (wrong time, wrong facility...). Nothing is deleted: the
+    audit log keeps the state before and after, with the reason. Fields left UNSET keep
+    their value."""
+    permissions.require(actor.role, Permission.CORRECT)
+    why = reason_text(reason, "reason")
+    if why is None:
+        raise RuleViolation(Code.REASON_REQUIRED, "reason")
+    stay = get_stay(stay_id)
+    targets = {stay.facility_id} | ({facility_id} if facility_id is not UNSET else set())
+    lock_facilities(targets)
+    before = audit.snapshot(stay)
+
+    new_start = stay.start_at if start_at is UNSET else checked_instant(start_at, "start_at")
+    new_end = (
+        stay.end_at
+        if end_at is UNSET
+        else (None if end_at is None else checked_instant(end_at, "end_at"))
+    )
+    new_reason = (
+        stay.end_reason
+        if end_reason is UNSET
+        else (None if end_reason is None else code_of(EndReason, end_reason, "end_reason"))
+    )
+    if new_end is None:
+        new_reason = None
+    elif new_reason is None:
+        raise RuleViolation(Code.END_REASON_REQUIRED, "end_reason")
+    if new_end is not None and new_end <= new_start:
+        raise RuleViolation(Code.END_BEFORE_START, "end_at")
+    if new_end is None and stay.end_at is not None and open_stay_of(stay.youth_id) is not None:
+        raise Conflict(Code.OPEN_STAY_EXISTS, "end_at")
+    if find_overlap(stay.youth_id, new_start, new_end, exclude_stay_id=stay.id):
+        # Unlike a new stay (a conflict with the record), a correction's own times are wrong.
+        raise RuleViolation(
+            Code.OVERLAPPING_STAY, "start_at" if start_at is not UNSET else "end_at"
+        )
+    if facility_id is not UNSET:
+        stay.facility_id = active_facility(facility_id).id
+    if legal_basis is not UNSET:
+        stay.legal_basis = code_of(LegalBasis, legal_basis, "legal_basis")
+    stay.start_at, stay.end_at, stay.end_reason = new_start, new_end, new_reason
+    stay.place_held_until = _held_until(new_reason, new_end)
+    after = audit.snapshot(stay)
+    if after == before:
+        raise RuleViolation(Code.NOTHING_CHANGED)
+    audit.record(actor, "stay.correct", stay, before=before, after=after, reason=why)
+    return stay

@@ -1,0 +1,155 @@
+"""Youth records: creation with the checks a night intake needs, and finding a record."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+
+from placement.extensions import db
+from placement.models import Youth
+from placement.models.enums import AgeAssessment, Gender
+from placement.services.accounts import audit
+from placement.services.errors import BadInput, Code, Conflict, NotFound, RuleViolation
+from placement.services.intake.rules import MAX_AGE, age_on, berlin_day, estimated_birth_date
+
+MAX_REFERENCE_LENGTH = 40
+FIELD = "youth."  # a new youth's fields are named youth.<name> (the API nests them so)
+
+
+@dataclass(frozen=True)
+class NewYouth:
+    """A youth as typed in. Give ``birth_date`` (``estimated`` when it is an estimate) or
+    only the ``age``, from which an estimated date of birth is recorded."""
+
+    birth_date: date | None = None
+    gender: Gender | str | None = None
+    uma: bool = False
+    estimated: bool = False
+    age: int | None = None
+    reference: str | None = None
+    file_number: str | None = None
+    sibling_group: str | None = None
+    age_assessment: AgeAssessment | str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedYouth:
+    """A typed-in youth after every check, ready to be recorded."""
+
+    birth_date: date
+    estimated: bool
+    gender: Gender
+    uma: bool
+    reference: str | None  # None: to be generated
+    file_number: str | None
+    sibling_group: str | None
+    age_assessment: AgeAssessment
+
+
+def generate_reference(instant: datetime) -> str:
+    """A pseudonymous reference such as IO-2026-7F3KQ2 (no personal data in it)."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    while True:
+        code = "".join(secrets.choice(alphabet) for _ in range(6))
+        reference = f"IO-{berlin_day(instant).year}-{code}"
+        if not db.session.scalar(select(Youth.id).where(Youth.reference == reference)):
+            return reference
+
+
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
+
+
+def check_new_youth(data: NewYouth, *, at: datetime) -> CheckedYouth:
+    """Check a typed-in youth against the admission instant ``at``."""
+    today = berlin_day(at)
+    estimated = data.estimated
+    if data.birth_date is not None:
+        birth_date = data.birth_date
+    elif data.age is not None:
+        if not 0 <= data.age <= MAX_AGE:
+            raise RuleViolation(Code.AGE_OUT_OF_RANGE, f"{FIELD}age", max=MAX_AGE)
+        birth_date, estimated = estimated_birth_date(data.age, today), True
+    else:
+        raise BadInput(Code.BIRTH_DATE_REQUIRED, f"{FIELD}birth_date")
+    if birth_date > today:
+        raise RuleViolation(Code.BIRTH_DATE_IN_FUTURE, f"{FIELD}birth_date")
+    if age_on(birth_date, at) > MAX_AGE:
+        raise RuleViolation(Code.TOO_OLD, f"{FIELD}birth_date", max=MAX_AGE)
+    if data.gender is None or data.gender == "":
+        raise BadInput(Code.GENDER_REQUIRED, f"{FIELD}gender")
+    try:
+        gender = Gender(data.gender)
+    except ValueError as exc:
+        allowed = ", ".join(g.value for g in Gender)
+        raise RuleViolation(Code.UNKNOWN_VALUE, f"{FIELD}gender", allowed=allowed) from exc
+    if data.age_assessment is not None:
+        assessment = AgeAssessment(data.age_assessment)
+    else:
+        assessment = AgeAssessment.PENDING if estimated else AgeAssessment.DOCUMENTED
+    reference = _text(data.reference)
+    if reference is not None:
+        if len(reference) > MAX_REFERENCE_LENGTH:
+            raise RuleViolation(Code.TEXT_TOO_LONG, f"{FIELD}reference", max=MAX_REFERENCE_LENGTH)
+        if find_by_reference(reference) is not None:
+            raise Conflict(Code.DUPLICATE_REFERENCE, f"{FIELD}reference", reference=reference)
+    return CheckedYouth(
+        birth_date=birth_date,
+        estimated=estimated,
+        gender=gender,
+        uma=bool(data.uma),
+        reference=reference,
+        file_number=_text(data.file_number),
+        sibling_group=_text(data.sibling_group),
+        age_assessment=assessment,
+    )
+
+
+def create_youth(actor: audit.Actor, data: CheckedYouth, *, at: datetime) -> Youth:
+    """Record a checked youth; ``at`` is the admission instant (for the reference)."""
+    youth = Youth(
+        reference=data.reference or generate_reference(at),
+        file_number=data.file_number,
+        birth_date=data.birth_date,
+        birth_date_estimated=data.estimated,
+        age_assessment=data.age_assessment,
+        gender=data.gender,
+        uma=data.uma,
+        sibling_group=data.sibling_group,
+    )
+    db.session.add(youth)
+    audit.record(actor, "youth.create", youth, after=audit.snapshot(youth))
+    return youth
+
+
+def get_youth(youth_id: int, field: str = "youth_id") -> Youth:
+    youth = db.session.get(Youth, youth_id)
+    if youth is None:
+        raise NotFound(Code.UNKNOWN_YOUTH, field)
+    return youth
+
+
+def find_by_reference(reference: str) -> Youth | None:
+    """The youth with this pseudonymous reference (case does not matter)."""
+    return db.session.scalar(
+        select(Youth).where(func.lower(Youth.reference) == reference.strip().lower())
+    )
+
+
+def youth_by_reference(reference: str, field: str = "youth_reference") -> Youth:
+    youth = find_by_reference(reference)
+    if youth is None:
+        raise NotFound(Code.UNKNOWN_REFERENCE, field)
+    return youth
+
+
+def same_file_number(file_number: str | None) -> list[Youth]:
+    """Youths already recorded under this file number (a new record may be a duplicate)."""
+    if not file_number:
+        return []
+    return db.session.scalars(
+        select(Youth).where(Youth.file_number == file_number.strip()).order_by(Youth.reference)
+    ).all()

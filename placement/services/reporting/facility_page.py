@@ -1,0 +1,215 @@
+"""The facility page: places at an instant, capacity history, the daily chart, the
+over-occupancy episodes and, for those who may see persons, the residents (audited)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from placement.extensions import db
+from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth
+from placement.models.enums import Gender, LegalBasis
+from placement.services.accounts import audit, permissions
+from placement.services.accounts.permissions import Permission
+from placement.services.errors import Code, NotFound
+from placement.services.intake import deadlines as deadline_rules
+from placement.services.intake.places import facility_info
+from placement.services.occupancy.core import (
+    Capacity,
+    DayStat,
+    PlaceState,
+    Step,
+    occupancy_steps,
+    period_in_force,
+)
+from placement.services.occupancy.queries import (
+    holds_at,
+    last_changed_at,
+    occupancy_at,
+    reservations_at,
+    stays_covering,
+)
+from placement.services.reporting.reports import daily_stats
+from placement.timeutil import local
+
+CHART_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Resident:
+    """A youth placed at the instant shown: pseudonymous reference, never a name."""
+
+    stay_id: int
+    reference: str
+    age: int
+    gender: Gender
+    uma: bool
+    legal_basis: LegalBasis
+    start_at: datetime
+    days: int
+    deadlines: list[deadline_rules.Deadline]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """An over-occupancy episode: from the first recorded event until occupancy was back
+    within the limit (``end`` None: still over at the instant shown)."""
+
+    start: datetime
+    end: datetime | None
+    peak: int
+    limit: int
+    events: int
+
+
+@dataclass(frozen=True)
+class FacilityPage:
+    facility: Facility
+    state: PlaceState
+    last_changed: datetime | None
+    periods: list[CapacityPeriod]
+    residents: list[Resident] | None  # None: the actor may not see persons
+    episodes: list[Episode]
+    chart_days: list[DayStat]
+    chart_from: date
+    chart_until: date
+    address_visible: bool
+
+    @property
+    def period_id(self) -> int | None:
+        return self.state.capacity.period_id if self.state.capacity else None
+
+
+def facility_page(
+    actor: audit.Actor,
+    facility_id: int,
+    instant: datetime,
+    *,
+    chart_from: date | None = None,
+    chart_until: date | None = None,
+) -> FacilityPage:
+    """Everything the facility page shows as of ``instant``. Residents only for actors who
+    may see persons; that view is written to the audit log."""
+    permissions.require(actor.role, Permission.VIEW_COUNTS)
+    facility = db.session.get(Facility, facility_id)
+    if facility is None:
+        raise NotFound(Code.UNKNOWN_FACILITY, "facility_id")
+    ids = [facility_id]
+    periods = db.session.scalars(
+        select(CapacityPeriod)
+        .where(CapacityPeriod.facility_id == facility_id)
+        .order_by(CapacityPeriod.valid_from)
+    ).all()
+    capacities = [Capacity.of(p) for p in periods]
+    state = PlaceState(
+        period_in_force(capacities, instant),
+        occupancy_at(instant, ids).get(facility_id, 0),
+        reservations_at(instant, ids).get(facility_id, 0),
+        holds_at(instant, ids).get(facility_id, 0),
+    )
+    residents = None
+    if permissions.can(actor.role, Permission.VIEW_PERSONS):
+        residents = residents_at(facility, instant)
+        audit.record(
+            actor,
+            "facility.residents.view",
+            facility,
+            after={"at": instant.isoformat(), "residents": len(residents)},
+        )
+    chart_until = chart_until or local(instant).date()
+    chart_from = chart_from or chart_until - timedelta(days=CHART_DAYS - 1)
+    chart = daily_stats(chart_from, chart_until, facility_ids=ids).get(facility_id, [])
+    return FacilityPage(
+        facility=facility,
+        state=state,
+        last_changed=last_changed_at(instant, ids).get(facility_id),
+        periods=list(periods),
+        residents=residents,
+        episodes=episodes_until(facility_id, instant, capacities),
+        chart_days=chart,
+        chart_from=chart_from,
+        chart_until=chart_until,
+        address_visible=facility_info(actor, facility).address_visible,
+    )
+
+
+def residents_at(facility: Facility, instant: datetime) -> list[Resident]:
+    """The youths placed in ``facility`` at ``instant`` with age, days and deadlines."""
+    rows = db.session.execute(
+        select(Stay, Youth)
+        .join(Youth, Youth.id == Stay.youth_id)
+        .where(Stay.facility_id == facility.id, stays_covering(instant))
+        .order_by(Stay.start_at, Youth.reference)
+    ).all()
+    today = local(instant).date()
+    return [
+        Resident(
+            stay_id=stay.id,
+            reference=youth.reference,
+            age=youth.age_on(today),
+            gender=youth.gender,
+            uma=youth.uma,
+            legal_basis=stay.legal_basis,
+            start_at=stay.start_at,
+            days=(instant - stay.start_at).days,
+            deadlines=deadline_rules.deadlines_for_stay(
+                start_at=stay.start_at,
+                legal_basis=stay.legal_basis,
+                facility_kind=facility.kind,
+                birth_date=youth.birth_date,
+                instant=instant,
+            ),
+        )
+        for stay, youth in rows
+    ]
+
+
+def episodes_until(
+    facility_id: int, instant: datetime, capacities: list[Capacity]
+) -> list[Episode]:
+    """Over-occupancy episodes recorded up to ``instant``, newest first.
+
+    Each recorded event (written with the admission or move that pushed the facility over
+    its limit) opens an episode unless one is already running; the episode lasts until the
+    first instant at which occupancy is back within the limit in force, as reconstructed
+    from the facility's occupancy timeline."""
+    events = db.session.scalars(
+        select(OverOccupancyEvent)
+        .where(OverOccupancyEvent.facility_id == facility_id, OverOccupancyEvent.at <= instant)
+        .order_by(OverOccupancyEvent.at)
+    ).all()
+    if not events:
+        return []
+    spans = db.session.execute(
+        select(Stay.start_at, Stay.end_at).where(
+            Stay.facility_id == facility_id, Stay.start_at <= instant
+        )
+    ).all()
+    steps = occupancy_steps(spans, capacities, events[0].at, instant)
+    episodes: list[Episode] = []
+    index = 0
+    while index < len(events):
+        first = events[index]
+        end, peak = _episode_end(steps, first.at, first.occupied)
+        count = 0
+        while index < len(events) and (end is None or events[index].at < end):
+            peak = max(peak, events[index].occupied)
+            count += 1
+            index += 1
+        episodes.append(Episode(first.at, end, peak, first.limit, count))
+    return list(reversed(episodes))
+
+
+def _episode_end(steps: list[Step], start: datetime, occupied: int):
+    """The first instant after ``start`` with occupancy within the limit, and the peak up
+    to then."""
+    peak = occupied
+    for step in steps:
+        if step.at <= start:
+            continue
+        if not step.over:
+            return step.at, peak
+        peak = max(peak, step.occupied)
+    return None, peak

@@ -1,0 +1,1 @@
+"""Seeding: the demo, synthetic benchmark data and the scenario import."""
