@@ -35,7 +35,7 @@ ERRORS = {
     Code.NOT_LIST: _l("„%(field)s“ muss eine Liste sein."),
     Code.NOT_JSON: _l("Der Anfragetext ist kein gültiges JSON-Objekt."),
     Code.UNKNOWN_VALUE: _l("„%(field)s“: unbekannter Wert (erlaubt: %(allowed)s)."),
-    Code.TOO_LONG: _l("„%(field)s“ ist zu lang (höchstens %(max)s Zeichen)."),
+    Code.TOO_LONG: _l("Der Text ist zu lang (höchstens %(max)s Zeichen)."),
     Code.OUT_OF_RANGE: _l("„%(field)s“ liegt außerhalb des erlaubten Bereichs."),
     Code.BAD_REQUEST: _l("Ungültige Anfrage."),
     Code.UNAUTHENTICATED: _l("Anmeldung erforderlich: Authorization: Bearer TOKEN."),
@@ -71,7 +71,6 @@ ERRORS = {
     Code.TOO_OLD: _l("Das Geburtsdatum ergibt ein Alter über %(max)s Jahren."),
     Code.AGE_OUT_OF_RANGE: _l("Alter zwischen 0 und %(max)s angeben."),
     Code.ADMISSION_BEFORE_BIRTH: _l("Die Aufnahme liegt vor dem Geburtsdatum."),
-    Code.TEXT_TOO_LONG: _l("Der Text ist zu lang (höchstens %(max)s Zeichen)."),
     Code.DUPLICATE_REFERENCE: _l(
         "Das Kürzel „%(reference)s“ ist bereits vergeben; bitte die vorhandene Person wählen."
     ),

@@ -2,8 +2,8 @@
 
 A service error names a field; it is shown at the form field of that name (a new youth's
 ``youth.birth_date`` at the form's ``birth_date``, as the form flattens the youth), with
-the field's label in the message, and everything typed is kept. Errors without a field of
-the form are flashed. Forbidden and NotFound from a service answer 403 and 404 pages."""
+the field's label in the message, and everything typed is kept. Errors without a visible
+field of the form are flashed. Forbidden and NotFound from a service answer 403 and 404 pages."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def show_error(form: FlaskForm, error: PlacementError) -> None:
     """Undo the request's writes and show ``error`` at its field (or as a message)."""
     db.session.rollback()
     field = form_field(form, error.field)
-    if field is None:
+    if field is None or field.type == "HiddenField":
         flash(error_message(error), "danger")
         return
     field.errors = [*field.errors, error_message(error, str(field.label.text))]

@@ -38,7 +38,7 @@ def find_places(query: dict[str, Any]):
 
     Suitable facilities with room first, nearest first; give ``age`` or ``birth_date``."""
     search = PlaceQuery(
-        gender=query["gender"],
+        gender=query.get("gender"),
         uma=query["uma"],
         age=query.get("age"),
         birth_date=query.get("birth_date"),

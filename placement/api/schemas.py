@@ -11,13 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from placement import messages
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
 from placement.models.reservation import ReservationStatus
 from placement.services.errors import Code
 from placement.services.intake.arrivals import WarningCode
+from placement.services.intake.rules import (
+    MAX_FILE_NUMBER_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_REASON_LENGTH,
+    MAX_REFERENCE_LENGTH,
+    MAX_SIBLING_GROUP_LENGTH,
+)
 from placement.services.occupancy.core import Status
 from placement.timeutil import parse_instant
 
@@ -74,8 +81,9 @@ def enum(enum_cls, **kwargs) -> fields.Enum:
     return fields.Enum(enum_cls, by_value=True, **kwargs)
 
 
-def max_length(limit: int) -> validate.Length:
-    return validate.Length(max=limit, error=Code.TOO_LONG)
+def max_length(limit: int, description: str | None = None) -> dict[str, Any]:
+    """Documents a length limit that the services check (so both surfaces say the same)."""
+    return {"maxLength": limit, **({"description": description} if description else {})}
 
 
 INVALID_CODES += [
@@ -126,10 +134,10 @@ class NewYouthIn(Schema):
     gender = enum(Gender)
     uma = JsonBoolean(required=True, metadata={"description": "unaccompanied minor (umA)"})
     reference = Text(
-        metadata={"description": "pseudonymous reference (at most 40 characters); generated"}
+        metadata=max_length(MAX_REFERENCE_LENGTH, "pseudonymous reference; generated if none")
     )
-    file_number = Text(validate=max_length(60))
-    sibling_group = Text(validate=max_length(40))
+    file_number = Text(metadata=max_length(MAX_FILE_NUMBER_LENGTH))
+    sibling_group = Text(metadata=max_length(MAX_SIBLING_GROUP_LENGTH))
 
 
 class AdmissionIn(Schema):
@@ -138,15 +146,13 @@ class AdmissionIn(Schema):
     facility_id = Integer(metadata={"description": "if given, the reservation's facility"})
     legal_basis = enum(LegalBasis, required=True)
     youth_id = Integer()
-    youth_reference = Text(validate=max_length(40))
+    youth_reference = Text(metadata=max_length(MAX_REFERENCE_LENGTH))
     youth = fields.Nested(NewYouthIn)
     start = Instant(metadata={"description": "default now; without an offset Europe/Berlin"})
     override_reason = Text(
-        validate=max_length(500),
-        metadata={"description": "required when outside the facility's profile"},
+        metadata=max_length(MAX_REASON_LENGTH, "required when outside the facility's profile")
     )
     confirmation = Text(
-        validate=max_length(64),
         metadata={
             "description": "the token of a preview: the admission is refused with "
             "confirmation_outdated (409) if the situation changed since"
@@ -161,7 +167,7 @@ class NewAdmissionIn(AdmissionIn):
 class ReservationIn(Schema):
     facility_id = Integer(required=True)
     expires_at = Instant(metadata={"description": "default: in 2 hours; at most 72 hours"})
-    note = Text(validate=max_length(200), metadata={"description": "never a name"})
+    note = Text(metadata=max_length(MAX_NOTE_LENGTH, "never a name"))
 
 
 class DischargeIn(Schema):
@@ -173,14 +179,14 @@ class MoveIn(Schema):
     facility_id = Integer(required=True)
     time = Instant(metadata={"description": "default now"})
     with_siblings = JsonBoolean(load_default=False)
-    override_reason = Text(validate=max_length(500))
+    override_reason = Text(metadata=max_length(MAX_REASON_LENGTH))
     legal_basis = enum(LegalBasis, metadata={"description": "default: the current one"})
 
 
 class CorrectionIn(Schema):
     """Fields left out keep their value; ``end_at: null`` reopens a stay ended by mistake."""
 
-    reason = Text(required=True, validate=max_length(500))
+    reason = Text(required=True, metadata=max_length(MAX_REASON_LENGTH))
     start_at = Instant()
     end_at = Instant(allow_none=True)
     end_reason = enum(EndReason, allow_none=True)
@@ -191,7 +197,7 @@ class CorrectionIn(Schema):
 class PlacesQuery(Schema):
     age = Integer(metadata={"description": "or birth_date"})
     birth_date = fields.Date()
-    gender = enum(Gender, required=True)
+    gender = enum(Gender)
     uma = Boolean(required=True)
     siblings = Integer(load_default=1)
     lat = fields.Float()

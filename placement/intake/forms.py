@@ -19,9 +19,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
 from placement.models.enums import EndReason, Gender, LegalBasis, choices
+from placement.services.intake.rules import (
+    MAX_FILE_NUMBER_LENGTH,
+    MAX_NOTE_LENGTH,
+    MAX_REASON_LENGTH,
+    MAX_REFERENCE_LENGTH,
+    MAX_SIBLING_GROUP_LENGTH,
+)
 
 DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 GENDER_CHOICES = [
@@ -64,12 +71,12 @@ class AdmissionForm(FlaskForm):
     reservation_id = HiddenField()
     youth_reference = StringField(
         _l("Bereits erfasste Person (Kürzel)"),
-        validators=[Optional(), Length(max=40)],
+        render_kw={"maxlength": MAX_REFERENCE_LENGTH},
         description=_l("Leer lassen, wenn die Person neu ist."),
     )
     reference = StringField(
         _l("Kürzel (pseudonym)"),
-        validators=[Optional(), Length(max=40)],
+        render_kw={"maxlength": MAX_REFERENCE_LENGTH},
         description=_l("Leer lassen: wird automatisch vergeben. Keine Namen eintragen."),
     )
     birth_date = DateField(_l("Geburtsdatum"), validators=[Optional()])
@@ -81,10 +88,10 @@ class AdmissionForm(FlaskForm):
         default="0",
         validators=[Optional()],
     )
-    file_number = StringField(_l("Aktenzeichen"), validators=[Optional(), Length(max=60)])
+    file_number = StringField(_l("Aktenzeichen"), render_kw={"maxlength": MAX_FILE_NUMBER_LENGTH})
     sibling_group = StringField(
         _l("Geschwistergruppe"),
-        validators=[Optional(), Length(max=40)],
+        render_kw={"maxlength": MAX_SIBLING_GROUP_LENGTH},
         description=_l("Gleiches Kürzel für Geschwister, z. B. G-17."),
     )
     legal_basis = SelectField(
@@ -97,7 +104,7 @@ class AdmissionForm(FlaskForm):
         description=_l("Leer lassen für jetzt."),
     )
     override_reason = TextAreaField(
-        _l("Grund für Aufnahme außerhalb des Profils"), validators=[Optional(), Length(max=500)]
+        _l("Grund für Aufnahme außerhalb des Profils"), render_kw={"maxlength": MAX_REASON_LENGTH}
     )
     confirm = HiddenField(default="")
     submit = SubmitField(_l("Aufnehmen"))
@@ -106,7 +113,7 @@ class AdmissionForm(FlaskForm):
 class ReservationForm(FlaskForm):
     facility_id = HiddenField(validators=[DataRequired(_l("Bitte Einrichtung wählen."))])
     hours = IntegerField(_l("Gültig für (Stunden)"), default=2, validators=[Optional()])
-    note = StringField(_l("Notiz (keine Namen)"), validators=[Optional(), Length(max=200)])
+    note = StringField(_l("Notiz (keine Namen)"), render_kw={"maxlength": MAX_NOTE_LENGTH})
     submit = SubmitField(_l("Platz reservieren"))
 
 
@@ -137,7 +144,7 @@ class MoveForm(FlaskForm):
     )
     with_siblings = BooleanField(_l("Geschwister in derselben Einrichtung mitverlegen"))
     override_reason = TextAreaField(
-        _l("Grund, falls außerhalb des Profils"), validators=[Optional(), Length(max=500)]
+        _l("Grund, falls außerhalb des Profils"), render_kw={"maxlength": MAX_REASON_LENGTH}
     )
     submit = SubmitField(_l("Verlegen"))
 
@@ -157,5 +164,5 @@ class CorrectionForm(FlaskForm):
     end_reason = SelectField(
         _l("Beendigungsgrund"), choices=[("", "–"), *choices(EndReason)], default=""
     )
-    reason = StringField(_l("Warum wird korrigiert?"), validators=[Length(max=500)])
+    reason = StringField(_l("Warum wird korrigiert?"), render_kw={"maxlength": MAX_REASON_LENGTH})
     submit = SubmitField(_l("Korrektur speichern"))

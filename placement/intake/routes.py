@@ -73,7 +73,7 @@ def _place_query(form: PlaceSearchForm) -> PlaceQuery:
         uma=form.uma.data == "1",
         age=form.age.data,
         birth_date=form.birth_date.data,
-        siblings=form.siblings.data or 1,
+        siblings=1 if form.siblings.data is None else form.siblings.data,
         latitude=float(form.lat.data) if form.lat.data is not None else None,
         longitude=float(form.lon.data) if form.lon.data is not None else None,
         near_facility_id=_int(form.near.data),

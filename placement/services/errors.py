@@ -60,7 +60,6 @@ class Code(StrEnum):
     TOO_OLD = "too_old"
     AGE_OUT_OF_RANGE = "age_out_of_range"
     ADMISSION_BEFORE_BIRTH = "admission_before_birth"
-    TEXT_TOO_LONG = "text_too_long"
     DUPLICATE_REFERENCE = "duplicate_reference"
     OPEN_STAY_EXISTS = "open_stay_exists"
     OVERLAPPING_STAY = "overlapping_stay"

@@ -26,7 +26,12 @@ from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import BadInput, Code, Conflict, OverrideRequired, RuleViolation
 from placement.services.intake import stays
-from placement.services.intake.arrivals import Warning, capacity_warnings, record_arrival
+from placement.services.intake.arrivals import (
+    Warning,
+    capacity_warnings,
+    record_arrival,
+    worst_state,
+)
 from placement.services.intake.reservations import get_reservation, holds_place
 from placement.services.intake.rules import (
     MAX_AGE,
@@ -52,7 +57,6 @@ from placement.services.intake.youths import (
     youth_by_reference,
 )
 from placement.services.occupancy.locking import lock_facilities
-from placement.services.occupancy.queries import place_state
 from placement.timeutil import now as utc_now
 
 
@@ -175,6 +179,8 @@ def _reservation(request: AdmissionRequest) -> Reservation | None:
     reservation = get_reservation(request.reservation_id)
     if request.facility_id is not None and reservation.facility_id != request.facility_id:
         raise RuleViolation(Code.RESERVATION_OTHER_FACILITY, "reservation_id")
+    if not holds_place(reservation, utc_now()):
+        raise Conflict(Code.RESERVATION_NOT_OPEN, "reservation_id")
     return reservation
 
 
@@ -209,6 +215,8 @@ def _resolve(request: AdmissionRequest) -> _Resolved:
             raise Conflict(Code.OPEN_STAY_EXISTS, field)
         if youth.birth_date > berlin_day(instant):
             raise RuleViolation(Code.ADMISSION_BEFORE_BIRTH, "start")
+        if stays.find_overlap(youth.id, instant, None) is not None:
+            raise Conflict(Code.OVERLAPPING_STAY, "start")
     uma = (youth or new_youth).uma
     basis = (
         code_of(LegalBasis, request.legal_basis, "legal_basis")
@@ -219,14 +227,20 @@ def _resolve(request: AdmissionRequest) -> _Resolved:
 
 
 def _preview(request: AdmissionRequest, resolved: _Resolved) -> AdmissionPreview:
-    """The preview of a resolved request, from the facility's state at its instant."""
+    """The preview of a resolved request, from the facility's state as ``admit`` will warn
+    about it: at the admission instant or now, whichever is worse, with the youth's own
+    reservation or absconding hold taken over by the arrival."""
     target = resolved.facility
     age = age_on(resolved.birth_date, resolved.instant)
     mismatches = profile_mismatches(target, age, resolved.gender, resolved.uma)
-    releasing = int(
-        resolved.reservation is not None and holds_place(resolved.reservation, utc_now())
+    held = (
+        stays.held_places(resolved.youth.id, target.id, resolved.instant)
+        if resolved.youth is not None
+        else 0
     )
-    after = place_state(target.id, resolved.instant).after_arrivals(1, releasing=releasing)
+    after = worst_state(target.id, resolved.instant).after_arrivals(
+        1, releasing=int(resolved.reservation is not None), releasing_held=held
+    )
     warnings = capacity_warnings(target, after)
     duplicates = (
         [y.reference for y in same_file_number(resolved.new_youth.file_number)]
@@ -309,8 +323,6 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
         raise ConfirmationOutdated(current)
     if current.override_error is not None:
         raise current.override_error
-    if resolved.reservation is not None:
-        _claim(resolved.reservation, resolved.instant)
     if resolved.youth is not None:
         youth = resolved.youth
     else:
@@ -325,7 +337,7 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
     )
     stays.release_absconding_hold(youth.id, resolved.instant)
     if resolved.reservation is not None:
-        resolved.reservation.stay_id = stay.id
+        _claim(resolved.reservation, stay, resolved.instant)
     warnings = record_arrival(resolved.facility, stay, resolved.instant)
     audit.record(
         actor,
@@ -340,10 +352,8 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
     return AdmissionResult(stay=stay, warnings=warnings)
 
 
-def _claim(reservation: Reservation, instant: datetime) -> None:
-    """The admission takes over the reservation's place."""
-    current = utc_now()
-    if not holds_place(reservation, current):
-        raise Conflict(Code.RESERVATION_NOT_OPEN, "reservation_id")
+def _claim(reservation: Reservation, stay: Stay, instant: datetime) -> None:
+    """The admission takes over the reservation's place (checked open under the lock)."""
     reservation.status = ReservationStatus.ADMITTED
-    reservation.closed_at = max(min(instant, current), reservation.created_at)
+    reservation.closed_at = max(min(instant, utc_now()), reservation.created_at)
+    reservation.stay_id = stay.id

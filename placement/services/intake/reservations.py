@@ -14,13 +14,11 @@ from placement.models import Reservation, ReservationStatus
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict, NotFound, RuleViolation
-from placement.services.intake.rules import active_facility
+from placement.services.intake.rules import MAX_NOTE_LENGTH, active_facility, bounded_text
 from placement.services.occupancy.core import covers
 from placement.services.occupancy.locking import lock_facilities
 from placement.services.occupancy.queries import place_state
 from placement.timeutil import now as utc_now
-
-MAX_NOTE_LENGTH = 200
 
 
 def reserve(
@@ -37,8 +35,7 @@ def reserve(
     Unlike an admission, a reservation needs a truly free place: it can never hand out a
     place that is already taken or held."""
     permissions.require(actor.role, Permission.ADMIT)
-    if note is not None and len(note) > MAX_NOTE_LENGTH:
-        raise RuleViolation(Code.TEXT_TOO_LONG, "note", max=MAX_NOTE_LENGTH)
+    note = bounded_text(note, "note", MAX_NOTE_LENGTH)
     config = current_app.config
     longest = int(config["RESERVATION_MAX_HOURS"])
     if hours is not None and not 1 <= hours <= longest:
@@ -68,7 +65,7 @@ def reserve(
         facility_id=facility.id,
         created_at=current,
         expires_at=expires_at,
-        note=(note or "").strip() or None,
+        note=note,
         created_by_id=actor.user_id,
     )
     db.session.add(reservation)

@@ -14,13 +14,18 @@ from placement.extensions import db
 from placement.models import Facility
 from placement.models.enums import Gender, LegalBasis, UmaPolicy
 from placement.models.youth import age_in_years
-from placement.services.errors import Code, NotFound, OverrideRequired, RuleViolation
+from placement.services.errors import BadInput, Code, NotFound, OverrideRequired, RuleViolation
 from placement.timeutil import BERLIN
 from placement.timeutil import now as utc_now
 
 MIN_REASON_LENGTH = 3
-MAX_REASON_LENGTH = 500
 MAX_AGE = 27
+# Lengths of the free-text fields (their columns' sizes); forms and API schemas show them.
+MAX_REASON_LENGTH = 500
+MAX_REFERENCE_LENGTH = 40
+MAX_FILE_NUMBER_LENGTH = 60
+MAX_SIBLING_GROUP_LENGTH = 40
+MAX_NOTE_LENGTH = 200
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -44,15 +49,20 @@ def code_of(enum_cls: type[E], value: E | str, field: str) -> E:
         raise RuleViolation(Code.UNKNOWN_VALUE, field, allowed=allowed) from exc
 
 
+def bounded_text(value: str | None, field: str, limit: int) -> str | None:
+    """A free-text value, stripped; None when empty; refused when longer than ``limit``."""
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise BadInput(Code.TOO_LONG, field, max=limit)
+    return text or None
+
+
 def reason_text(reason: str | None, field: str) -> str | None:
     """A short free-text reason, stripped; None when empty."""
-    if reason is None or not reason.strip():
-        return None
-    if len(reason.strip()) < MIN_REASON_LENGTH:
+    text = bounded_text(reason, field, MAX_REASON_LENGTH)
+    if text is not None and len(text) < MIN_REASON_LENGTH:
         raise RuleViolation(Code.REASON_TOO_SHORT, field)
-    if len(reason) > MAX_REASON_LENGTH:
-        raise RuleViolation(Code.TEXT_TOO_LONG, field, max=MAX_REASON_LENGTH)
-    return reason.strip()
+    return text
 
 
 def berlin_day(instant: datetime) -> date:

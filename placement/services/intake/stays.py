@@ -107,14 +107,22 @@ def _open_stay(stay_id: int) -> Stay:
     return stay
 
 
+def _holds(youth_id: int, instant: datetime):
+    return select(Stay).where(
+        Stay.youth_id == youth_id, Stay.place_held_until > instant, Stay.end_at <= instant
+    )
+
+
+def held_places(youth_id: int, facility_id: int, instant: datetime) -> int:
+    """Places held for this youth at ``instant`` in this facility since an absconding."""
+    return len(
+        db.session.scalars(_holds(youth_id, instant).where(Stay.facility_id == facility_id)).all()
+    )
+
+
 def release_absconding_hold(youth_id: int, instant: datetime) -> None:
     """A youth who returns ends the hold kept for them since absconding."""
-    held = db.session.scalars(
-        select(Stay).where(
-            Stay.youth_id == youth_id, Stay.place_held_until > instant, Stay.end_at <= instant
-        )
-    ).all()
-    for stay in held:
+    for stay in db.session.scalars(_holds(youth_id, instant)).all():
         stay.place_held_until = instant
 
 

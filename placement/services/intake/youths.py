@@ -13,9 +13,18 @@ from placement.models import Youth
 from placement.models.enums import AgeAssessment, Gender
 from placement.services.accounts import audit
 from placement.services.errors import BadInput, Code, Conflict, NotFound, RuleViolation
-from placement.services.intake.rules import MAX_AGE, age_on, berlin_day, estimated_birth_date
+from placement.services.intake.rules import (
+    MAX_AGE,
+    MAX_FILE_NUMBER_LENGTH,
+    MAX_REFERENCE_LENGTH,
+    MAX_SIBLING_GROUP_LENGTH,
+    age_on,
+    berlin_day,
+    bounded_text,
+    code_of,
+    estimated_birth_date,
+)
 
-MAX_REFERENCE_LENGTH = 40
 FIELD = "youth."  # a new youth's fields are named youth.<name> (the API nests them so)
 
 
@@ -59,10 +68,6 @@ def generate_reference(instant: datetime) -> str:
             return reference
 
 
-def _text(value: str | None) -> str | None:
-    return (value or "").strip() or None
-
-
 def check_new_youth(data: NewYouth, *, at: datetime) -> CheckedYouth:
     """Check a typed-in youth against the admission instant ``at``."""
     today = berlin_day(at)
@@ -87,23 +92,24 @@ def check_new_youth(data: NewYouth, *, at: datetime) -> CheckedYouth:
         allowed = ", ".join(g.value for g in Gender)
         raise RuleViolation(Code.UNKNOWN_VALUE, f"{FIELD}gender", allowed=allowed) from exc
     if data.age_assessment is not None:
-        assessment = AgeAssessment(data.age_assessment)
+        assessment = code_of(AgeAssessment, data.age_assessment, f"{FIELD}age_assessment")
     else:
         assessment = AgeAssessment.PENDING if estimated else AgeAssessment.DOCUMENTED
-    reference = _text(data.reference)
-    if reference is not None:
-        if len(reference) > MAX_REFERENCE_LENGTH:
-            raise RuleViolation(Code.TEXT_TOO_LONG, f"{FIELD}reference", max=MAX_REFERENCE_LENGTH)
-        if find_by_reference(reference) is not None:
-            raise Conflict(Code.DUPLICATE_REFERENCE, f"{FIELD}reference", reference=reference)
+    reference = bounded_text(data.reference, f"{FIELD}reference", MAX_REFERENCE_LENGTH)
+    if reference is not None and find_by_reference(reference) is not None:
+        raise Conflict(Code.DUPLICATE_REFERENCE, f"{FIELD}reference", reference=reference)
+    file_number = bounded_text(data.file_number, f"{FIELD}file_number", MAX_FILE_NUMBER_LENGTH)
+    sibling_group = bounded_text(
+        data.sibling_group, f"{FIELD}sibling_group", MAX_SIBLING_GROUP_LENGTH
+    )
     return CheckedYouth(
         birth_date=birth_date,
         estimated=estimated,
         gender=gender,
         uma=bool(data.uma),
         reference=reference,
-        file_number=_text(data.file_number),
-        sibling_group=_text(data.sibling_group),
+        file_number=file_number,
+        sibling_group=sibling_group,
         age_assessment=assessment,
     )
 

@@ -149,12 +149,17 @@ class PlaceState:
             return Status.FULL
         return Status.FREE
 
-    def after_arrivals(self, arriving: int = 1, releasing: int = 0) -> PlaceState:
+    def after_arrivals(
+        self, arriving: int = 1, releasing: int = 0, releasing_held: int = 0
+    ) -> PlaceState:
         """The state once ``arriving`` youths came in, ``releasing`` of them on a
-        reservation of this facility (whose place they take over)."""
-        released = min(releasing, self.reservations)
+        reservation of this facility and ``releasing_held`` back to a place held for them
+        (whose places they take over)."""
         return replace(
-            self, occupied=self.occupied + arriving, reservations=self.reservations - released
+            self,
+            occupied=self.occupied + arriving,
+            reservations=self.reservations - min(releasing, self.reservations),
+            held=self.held - min(releasing_held, self.held),
         )
 
 

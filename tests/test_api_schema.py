@@ -1,0 +1,142 @@
+"""The generated OpenAPI document: valid OpenAPI 3.1, enums from the model enums, and
+every endpoint's answers (good and bad) validate against it. The ``api`` fixture checks
+every answer of every API test; this module also makes sure no operation is left out."""
+
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
+from placement.models.reservation import ReservationStatus
+from placement.services.errors import Code
+from tests.conftest import create_facility
+from tests.openapi_check import openapi_document
+
+
+def _operations(document) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+
+
+def test_document_is_valid_openapi_3_1(app):
+    document = openapi_document(app)
+    assert document["openapi"] == "3.1.0"
+    validate(document)
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_enums_come_from_the_model_enums(app):
+    schemas = openapi_document(app)["components"]["schemas"]
+
+    def values(schema, prop):
+        return [v for v in schemas[schema]["properties"][prop]["enum"] if v is not None]
+
+    assert values("Stay", "legal_basis") == [m.value for m in LegalBasis]
+    assert values("Stay", "end_reason") == [m.value for m in EndReason]
+    assert values("Facility", "kind") == [m.value for m in FacilityKind]
+    assert values("Facility", "uma") == [m.value for m in UmaPolicy]
+    assert values("Youth", "gender") == [m.value for m in Gender]
+    assert values("Reservation", "status") == [m.value for m in ReservationStatus]
+    assert values("Error", "code") == [m.value for m in Code]
+
+
+def test_every_operation_documents_the_answers_it_gives(app):
+    for (method, path), operation in (
+        ((m, p), openapi_document(app)["paths"][p][m.lower()])
+        for m, p in _operations(openapi_document(app))
+    ):
+        responses = operation["responses"]
+        assert "401" in responses, (method, path)
+        assert any(status.startswith("2") for status in responses), (method, path)
+        assert operation.get("summary"), (method, path)
+
+
+def test_every_endpoint_answers_as_documented(app, api):
+    """A tour of the whole API, good and bad requests; the fixture validates each answer
+    against the document. At the end every documented operation must have answered."""
+    with app.app_context():
+        from placement.extensions import db
+
+        house = create_facility(licensed=2, name="Haus Tour", age_min=12, age_max=17)
+        other = create_facility(licensed=2, name="Haus Ziel", age_min=12, age_max=17)
+        db.session.commit()
+        house_id, other_id = house.id, other.id
+    youth = {"birth_date": "2010-04-01", "gender": "m", "uma": False}
+
+    assert api.get("/facilities").status_code == 200
+    assert api.get("/facilities", role="department_head").status_code == 200
+    assert api.get("/places?age=15&gender=m&uma=false").status_code == 200
+    assert api.get("/places?age=15&gender=m&uma=false", role="department_head").status_code == 403
+    assert api.get("/places?age=abc&gender=m&uma=false").status_code == 400
+    assert api.get("/places?birth_date=2999-01-01&gender=m&uma=false").status_code == 422
+    assert api.get("/places?age=15&gender=m&uma=false&near=999999").status_code == 404
+    assert api.get("/occupancy").status_code == 200
+    assert api.get("/occupancy?at=gestern").status_code == 400
+
+    body = {"facility_id": house_id, "legal_basis": "42-1-2", "youth": youth}
+    preview = api.post("/admissions/preview", json=body)
+    assert preview.status_code == 200 and preview.get_json()["needs_confirmation"] is False
+    assert api.post("/admissions/preview", json={**body, "facility_id": 999999}).status_code == 404
+    admitted = api.post(
+        "/admissions", json={**body, "confirmation": preview.get_json()["confirmation"]}
+    )
+    assert admitted.status_code == 201
+    stay = admitted.get_json()["stay"]
+    assert api.post("/admissions", json={**body, "youth": {"uma": "ja"}}).status_code == 400
+    assert api.post("/admissions", json={**body, "legal_basis": "x"}).status_code == 422
+    again = {"facility_id": other_id, "legal_basis": "42a", "youth_id": stay["youth"]["id"]}
+    assert api.post("/admissions", json=again).status_code == 409
+    assert api.post("/admissions", json=body, role="department_head").status_code == 403
+
+    reservation = api.post("/reservations", json={"facility_id": house_id})
+    assert reservation.status_code == 201
+    rid = reservation.get_json()["id"]
+    assert api.post("/reservations", json={"facility_id": house_id}).status_code == 409
+    assert api.get("/reservations").status_code == 200
+    assert api.get("/reservations", role="department_head").status_code == 403
+    admit_body = {"legal_basis": "42-1-2", "youth": youth}
+    assert api.post(f"/reservations/{rid}/admit", json=admit_body).status_code == 201
+    assert api.post(f"/reservations/{rid}/admit", json=admit_body).status_code == 409
+    assert api.post("/reservations/999999/admit", json=admit_body).status_code == 404
+    second = api.post("/reservations", json={"facility_id": other_id}).get_json()["id"]
+    assert api.delete(f"/reservations/{second}").status_code == 200
+    assert api.delete(f"/reservations/{second}").status_code == 409
+    assert api.delete("/reservations/999999").status_code == 404
+
+    assert api.get("/stays?open=true").status_code == 200
+    assert api.get("/stays?open=vielleicht").status_code == 400
+    assert api.get("/stays", role="department_head").status_code == 403
+    moved = api.post(f"/stays/{stay['id']}/move", json={"facility_id": other_id})
+    assert moved.status_code == 201
+    new_id = moved.get_json()["stays"][0]["id"]
+    assert api.post(f"/stays/{stay['id']}/move", json={"facility_id": other_id}).status_code == 409
+    assert api.post(f"/stays/{new_id}/move", json={"facility_id": other_id}).status_code == 422
+    assert api.post("/stays/999999/move", json={"facility_id": other_id}).status_code == 404
+    patch = {"reason": "Rechtsgrundlage falsch", "legal_basis": "42a"}
+    assert api.patch(f"/stays/{new_id}", json=patch).status_code == 200
+    assert api.patch(f"/stays/{new_id}", json={"legal_basis": "42a"}).status_code == 400
+    assert api.patch("/stays/999999", json=patch).status_code == 404
+    assert api.patch(f"/stays/{new_id}", json=patch, role="on_call").status_code == 403
+    assert api.post(f"/stays/{new_id}/discharge", json={"reason": "return_home"}).status_code == 200
+    assert api.post(f"/stays/{new_id}/discharge", json={"reason": "other"}).status_code == 409
+    assert api.post(f"/stays/{new_id}/discharge", json={}).status_code == 400
+    assert api.post("/stays/999999/discharge", json={"reason": "other"}).status_code == 404
+
+    unauthenticated = api.client.get("/api/v1/stays")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["WWW-Authenticate"] == "Bearer"
+    api.checker.check(unauthenticated)
+
+    document = openapi_document(app)
+    answered = {(method, path) for method, path, _status in api.checker.seen}
+    assert _operations(document) <= answered, _operations(document) - answered
+    for method, path, status in api.checker.seen:
+        assert str(status) in document["paths"][path][method.lower()]["responses"], (
+            method,
+            path,
+            status,
+        )
