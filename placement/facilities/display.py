@@ -62,29 +62,32 @@ def table_rows_html(
     return Markup("\n".join(parts))
 
 
-def badge_words() -> dict[str, str]:
-    """The badge texts, looked up once per page rather than once per row."""
-    return {"over": _("überbelegt"), "full": _("voll"), "free": _("Plätze frei")}
+class Badges:
+    """The status badge as HTML, its texts looked up and escaped once per page (the board
+    renders one per facility): colour and text, never colour alone."""
+
+    def __init__(self) -> None:
+        over, full, free = (escape(_(t)) for t in ("überbelegt", "voll", "Plätze frei"))
+        self.over = f'<span class="badge text-bg-danger">{over} (+'
+        self.full = f'<span class="badge text-bg-warning">{full}</span>'
+        self.free = f'<span class="badge text-bg-success">{free}</span>'
+
+    def html(self, state: PlaceState) -> str:
+        if state.status == Status.OVER:
+            return f"{self.over}{state.over_by})</span>"
+        return self.full if state.status == Status.FULL else self.free
 
 
-def status_badge(state: PlaceState, words: dict[str, str] | None = None) -> Markup:
-    """A facility's status as a badge: colour and text, never colour alone."""
-    words = words or badge_words()
-    status = state.status
-    if status == Status.OVER:
-        return Markup(
-            f'<span class="badge text-bg-danger">{escape(words["over"])} (+{state.over_by})</span>'
-        )
-    if status == Status.FULL:
-        return Markup(f'<span class="badge text-bg-warning">{escape(words["full"])}</span>')
-    return Markup(f'<span class="badge text-bg-success">{escape(words["free"])}</span>')
+def status_badge(state: PlaceState) -> Markup:
+    """A facility's status as a badge (template helper)."""
+    return Markup(Badges().html(state))
 
 
 def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
     """The overview's <tr> rows (one per facility), rendered in Python because this is the
     hottest loop of the start page."""
     labels = board.kind_labels
-    words = badge_words()
+    badges = Badges()
     parts = []
     for row in board.rows:
         f, state = row.facility, row.state
@@ -111,7 +114,7 @@ def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
             f'<td class="text-end">{state.reserved}</td>'
             f'<td class="text-end">{state.free}</td>'
             f'<td class="text-end">{percent(state.utilisation)}</td>'
-            f"<td>{status_badge(state, words)}</td>"
+            f"<td>{badges.html(state)}</td>"
             f'<td class="small">{local_dt(row.last_changed) or "–"}</td></tr>'
         )
     return Markup("\n".join(parts))

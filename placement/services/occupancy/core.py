@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def covers(start: datetime, end: datetime | None, instant: datetime) -> bool:
@@ -83,71 +83,57 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PlaceState:
-    """One facility's places and their use at one instant."""
+    """One facility's places and their use at one instant. The derived figures are
+    computed once, when the value is made: tables of hundreds of facilities read them."""
 
     capacity: Capacity | None
     occupied: int
     reservations: int = 0  # open reservations for announced admissions
     held: int = 0  # places held after an absconding
+    licensed: int = field(init=False)
+    usable: int = field(init=False)
+    ceiling: int | None = field(init=False)
+    kept_free: int = field(init=False)
+    limit: int = field(init=False)
+    # Places taken without an occupant: reservations and absconding holds.
+    reserved: int = field(init=False)
+    free: int = field(init=False)
+    over_by: int = field(init=False)
+    over_capacity: bool = field(init=False)
+    # More occupants and reservations than usable places (whether or not over the limit).
+    above_usable: bool = field(init=False)
+    # Occupancy as a share of the licensed places (None without licensed places).
+    utilisation: float | None = field(init=False)
+    status: Status = field(init=False)
+
+    def __post_init__(self) -> None:
+        capacity = self.capacity
+        licensed = capacity.licensed if capacity else 0
+        usable = capacity.usable if capacity else 0
+        limit = capacity.limit if capacity else 0
+        reserved = self.reservations + self.held
+        free = max(0, usable - self.occupied - reserved)
+        over = self.occupied > limit
+        derived = {
+            "licensed": licensed,
+            "usable": usable,
+            "ceiling": capacity.ceiling if capacity else None,
+            "kept_free": capacity.kept_free if capacity else 0,
+            "limit": limit,
+            "reserved": reserved,
+            "free": free,
+            "over_by": max(0, self.occupied - limit),
+            "over_capacity": over,
+            "above_usable": self.occupied + reserved > usable,
+            "utilisation": self.occupied / licensed if licensed else None,
+            "status": Status.OVER if over else Status.FULL if free == 0 else Status.FREE,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def has_capacity(self) -> bool:
         return self.capacity is not None
-
-    @property
-    def licensed(self) -> int:
-        return self.capacity.licensed if self.capacity else 0
-
-    @property
-    def usable(self) -> int:
-        return self.capacity.usable if self.capacity else 0
-
-    @property
-    def ceiling(self) -> int | None:
-        return self.capacity.ceiling if self.capacity else None
-
-    @property
-    def kept_free(self) -> int:
-        return self.capacity.kept_free if self.capacity else 0
-
-    @property
-    def limit(self) -> int:
-        return self.capacity.limit if self.capacity else 0
-
-    @property
-    def reserved(self) -> int:
-        """Places taken without an occupant: reservations and absconding holds."""
-        return self.reservations + self.held
-
-    @property
-    def free(self) -> int:
-        return max(0, self.usable - self.occupied - self.reserved)
-
-    @property
-    def over_by(self) -> int:
-        return max(0, self.occupied - self.limit)
-
-    @property
-    def over_capacity(self) -> bool:
-        return self.occupied > self.limit
-
-    @property
-    def above_usable(self) -> bool:
-        """More occupants and reservations than usable places (not yet over the limit)."""
-        return self.occupied + self.reserved > self.usable
-
-    @property
-    def utilisation(self) -> float | None:
-        """Occupancy as a share of the licensed places."""
-        return self.occupied / self.licensed if self.licensed else None
-
-    @property
-    def status(self) -> Status:
-        if self.over_capacity:
-            return Status.OVER
-        if self.free == 0:
-            return Status.FULL
-        return Status.FREE
 
     def after_arrivals(
         self, arriving: int = 1, releasing: int = 0, releasing_held: int = 0
@@ -155,32 +141,32 @@ class PlaceState:
         """The state once ``arriving`` youths came in, ``releasing`` of them on a
         reservation of this facility and ``releasing_held`` back to a place held for them
         (whose places they take over)."""
-        return replace(
-            self,
-            occupied=self.occupied + arriving,
-            reservations=self.reservations - min(releasing, self.reservations),
-            held=self.held - min(releasing_held, self.held),
+        return PlaceState(
+            self.capacity,
+            self.occupied + arriving,
+            self.reservations - min(releasing, self.reservations),
+            self.held - min(releasing_held, self.held),
         )
 
 
 # --- the occupancy timeline --------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """Occupancy and the capacity in force from ``at`` until the next step."""
+class Step(NamedTuple):
+    """Occupancy and the capacity in force from ``at`` until the next step, with the
+    limit then and whether occupancy is above it. (A tuple: reports make thousands.)"""
 
     at: datetime
     occupied: int
     capacity: Capacity | None
+    limit: int
+    over: bool
 
-    @property
-    def limit(self) -> int:
-        return self.capacity.limit if self.capacity else 0
 
-    @property
-    def over(self) -> bool:
-        return self.occupied > self.limit
+def _step(moment: datetime, occupied: int, periods: Sequence[Capacity]) -> Step:
+    capacity = period_in_force(periods, moment) if periods else None
+    limit = capacity.limit if capacity else 0
+    return Step(moment, occupied, capacity, limit, occupied > limit)
 
 
 def occupancy_steps(
@@ -205,10 +191,10 @@ def occupancy_steps(
         for moment in (period.valid_from, period.valid_until):
             if moment is not None and start < moment <= end:
                 deltas[moment] += 0
-    steps = [Step(start, occupied, period_in_force(periods, start))]
+    steps = [_step(start, occupied, periods)]
     for moment in sorted(deltas):
         occupied += deltas[moment]
-        steps.append(Step(moment, occupied, period_in_force(periods, moment)))
+        steps.append(_step(moment, occupied, periods))
     return steps
 
 
@@ -231,30 +217,31 @@ def daily(steps: Sequence[Step], bounds: Sequence[datetime], days: Sequence[date
     """Day statistics from a timeline: ``bounds`` are the first instants of ``days`` and
     of the day after the last; ``steps`` must start at ``bounds[0]``."""
     result: list[DayStat] = []
+    count = len(steps)
     index = 0
-    current = steps[0]
     for day_index, day in enumerate(days):
         day_start, day_end = bounds[day_index], bounds[day_index + 1]
-        while index + 1 < len(steps) and steps[index + 1].at <= day_start:
+        while index + 1 < count and steps[index + 1].at <= day_start:
             index += 1
         current = steps[index]
         capacity = current.capacity
         midnight = peak = current.occupied
         over = current.over
-        while index + 1 < len(steps) and steps[index + 1].at < day_end:
+        while index + 1 < count and steps[index + 1].at < day_end:
             index += 1
             step = steps[index]
-            peak = max(peak, step.occupied)
+            if step.occupied > peak:
+                peak = step.occupied
             over = over or step.over
         result.append(
             DayStat(
-                day=day,
-                midnight=midnight,
-                peak=peak,
-                licensed=capacity.licensed if capacity else 0,
-                usable=capacity.usable if capacity else 0,
-                limit=capacity.limit if capacity else 0,
-                over=over,
+                day,
+                midnight,
+                peak,
+                capacity.licensed if capacity else 0,
+                capacity.usable if capacity else 0,
+                current.limit,
+                over,
             )
         )
     return result

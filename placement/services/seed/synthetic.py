@@ -47,6 +47,7 @@ from placement.models import (
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
 from placement.services.accounts import audit
 from placement.services.errors import Code, RuleViolation
+from placement.services.occupancy.core import Capacity, PlaceState, period_in_force
 from placement.timeutil import BERLIN
 
 CHUNK = 5000
@@ -203,7 +204,7 @@ def _facilities(rng: random.Random, count: int, origin: datetime, horizon: datet
     facility_rows: list[dict[str, Any]] = []
     period_rows: list[dict[str, Any]] = []
     # Per facility: sorted (valid_from, valid_until, limit) for the over-occupancy sweep.
-    limits: dict[int, list[tuple[datetime, datetime | None, int]]] = {}
+    limits: dict[int, list[Capacity]] = {}
     span = (horizon - origin).total_seconds()
     for number in range(1, count + 1):
         kind = rng.choices(kinds, weights)[0]
@@ -277,7 +278,7 @@ def _facilities(rng: random.Random, count: int, origin: datetime, horizon: datet
                     "note": "befristete Überbelegung (synthetisch)" if ceiling else None,
                 }
             )
-            facility_limits.append((valid_from, valid_until, ceiling or current))
+            facility_limits.append(Capacity(valid_from, valid_until, current, usable, ceiling, 0))
         limits[number] = facility_limits
     return facility_rows, period_rows, limits
 
@@ -307,7 +308,7 @@ def _youths_and_stays(
     rng: random.Random,
     count: int,
     facility_rows: list[dict[str, Any]],
-    limits: dict[int, list[tuple[datetime, datetime | None, int]]],
+    limits: dict[int, list[Capacity]],
     history_start: datetime,
     horizon: datetime,
     mean_days: float,
@@ -320,7 +321,7 @@ def _youths_and_stays(
     all_ids = [row["id"] for row in facility_rows]
     all_cumulative = list(_accumulate(row["_weight"] for row in facility_rows))
     kind_of = {row["id"]: row["kind"] for row in facility_rows}
-    starts_of = {fid: [p[0] for p in periods] for fid, periods in limits.items()}
+    starts_of = {fid: [p.valid_from for p in periods] for fid, periods in limits.items()}
     reasons, reason_weights = zip(*END_REASONS, strict=True)
     chain_lengths, chain_weights = zip(*STAYS_PER_YOUTH, strict=True)
     span = (horizon - history_start).total_seconds()
@@ -329,7 +330,7 @@ def _youths_and_stays(
 
     def limit_at(facility_id: int, moment: datetime) -> int:
         index = bisect.bisect_right(starts_of[facility_id], moment) - 1
-        return limits[facility_id][index][2] if index >= 0 else 0
+        return limits[facility_id][index].limit if index >= 0 else 0
 
     youth_rows: list[dict[str, Any]] = []
     pending: list[tuple[datetime, int, int, int]] = []  # (start, youth, position, chain)
@@ -448,22 +449,20 @@ def _over_occupancy_events(stay_rows, limits) -> list[dict[str, Any]]:
     for facility_id, facility_changes in changes.items():
         facility_changes.sort(key=lambda c: (c[0], c[1]))
         periods = limits[facility_id]
-        starts = [p[0] for p in periods]
         occupied = 0
         for moment, delta, stay_id in facility_changes:
             occupied += delta
             if delta < 0:
                 continue
-            index = bisect.bisect_right(starts, moment) - 1
-            limit = periods[index][2] if index >= 0 else 0
-            if occupied > limit:
+            state = PlaceState(period_in_force(periods, moment), occupied)
+            if state.over_capacity:
                 events.append(
                     {
                         "facility_id": facility_id,
                         "stay_id": stay_id,
                         "at": moment,
                         "occupied": occupied,
-                        "limit": limit,
+                        "limit": state.limit,
                         "created_at": moment,
                     }
                 )
