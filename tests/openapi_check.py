@@ -8,6 +8,7 @@ import re
 
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+from openapi_core.testing import MockRequest, MockResponse
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 _SPECS: dict[str, OpenAPI] = {}
@@ -61,3 +62,11 @@ class ResponseChecker:
             return  # not an operation (unknown path or method): nothing documented to check
         self.openapi.validate_response(_Request(request), WerkzeugOpenAPIResponse(response))
         self.seen.add((request.method, template, response.status_code))
+
+    def check_raw(self, method: str, url: str, status: int, body: object) -> None:
+        """The same for an answer received over real HTTP (a JSON body)."""
+        scheme, _, rest = url.partition("://")
+        host, _, path = rest.partition("/")
+        request = MockRequest(f"{scheme}://{host}", method.lower(), f"/{path}")
+        response = MockResponse(json.dumps(body).encode(), status_code=status)
+        self.openapi.validate_response(request, response)

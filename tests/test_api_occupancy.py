@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from placement.extensions import db
-from placement.services.accounts import audit, users
 from tests.occupancy_scenario import build
 
 
@@ -14,19 +12,8 @@ def scenario(make_facility, make_youth, make_stay):
     return build(make_facility, make_youth, make_stay)
 
 
-@pytest.fixture
-def token(app, scenario):
-    with app.app_context():
-        users.create_user(
-            audit.CLI, email="api@example.org", role="department_head", password="x" * 12
-        )
-        value = users.issue_token(audit.CLI, "api@example.org")
-        db.session.commit()
-    return {"Authorization": f"Bearer {value}"}
-
-
-def test_occupancy_at_stichtag(client, token):
-    response = client.get("/api/v1/occupancy?at=2024-03-01T12:00:00Z", headers=token)
+def test_occupancy_at_stichtag(api, scenario):
+    response = api.get("/occupancy?at=2024-03-01T12:00:00Z", role="department_head")
     assert response.status_code == 200
     body = response.get_json()
     assert body["at"].startswith("2024-03-01T12:00:00")
@@ -46,23 +33,25 @@ def test_occupancy_at_stichtag(client, token):
     assert isinstance(a["id"], int) and a["name"] == "Haus A"
 
 
-def test_berlin_wall_clock_and_default_now(client, token):
-    body = client.get("/api/v1/occupancy?at=2024-03-01T13:00", headers=token).get_json()
+def test_berlin_wall_clock_and_default_now(api, scenario):
+    body = api.get("/occupancy?at=2024-03-01T13:00", role="department_head").get_json()
     assert body["at"].startswith("2024-03-01T12:00:00")
-    now = client.get("/api/v1/occupancy", headers=token)
+    now = api.get("/occupancy", role="department_head")
     assert now.status_code == 200
     occupied = {f["name"]: f["occupied"] for f in now.get_json()["facilities"]}
     assert occupied == {"Haus A": 3, "Haus B": 2, "Haus C": 0}
 
 
-def test_bad_at_is_400_naming_the_field(client, token):
-    response = client.get("/api/v1/occupancy?at=morgen", headers=token)
+def test_bad_at_is_400_naming_the_field(api, scenario):
+    response = api.get("/occupancy?at=morgen", role="department_head")
     assert response.status_code == 400
     assert response.get_json()["field"] == "at"
     assert "gültiger Zeitpunkt" in response.get_json()["error"]
 
 
-def test_needs_a_token_and_is_documented(client, scenario):
-    assert client.get("/api/v1/occupancy").status_code == 401
+def test_needs_a_token_and_is_documented(client, api, scenario):
+    unauthenticated = api.client.get("/api/v1/occupancy")
+    assert unauthenticated.status_code == 401
+    api.checker.check(unauthenticated)
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "get" in spec["paths"]["/api/v1/occupancy"]

@@ -18,6 +18,7 @@ from placement.services.accounts import audit, users
 from placement.services.occupancy.queries import place_states_at
 from placement.timeutil import now
 from tests.conftest import create_facility, create_stay, create_youth
+from tests.openapi_check import ResponseChecker
 
 WORKERS = 20
 
@@ -57,8 +58,9 @@ def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def _run_all(calls) -> list[tuple[str, int, dict]]:
-    """Start every call at the same instant; return (kind, status, body) per call."""
+def _run_all(calls, checker) -> list[tuple[str, int, dict]]:
+    """Start every call at the same instant; return (kind, status, body) per call, each
+    answer checked against the OpenAPI document."""
     barrier = threading.Barrier(len(calls))
     results: list = [None] * len(calls)
 
@@ -72,7 +74,14 @@ def _run_all(calls) -> list[tuple[str, int, dict]]:
     for thread in threads:
         thread.join(timeout=120)
     assert all(result is not None for result in results), "a request did not finish"
+    for (_kind, url, _token, _body), (_, status, body) in zip(calls, results, strict=True):
+        checker.check_raw("POST", url, status, body)
     return results
+
+
+@pytest.fixture
+def checker(app):
+    return ResponseChecker(app)
 
 
 def _admission(base, token, facility_id, i):
@@ -97,9 +106,9 @@ def _reservation(base, token, facility_id):
     return ("reserve", f"{base}/reservations", token, {"facility_id": facility_id})
 
 
-def test_simultaneous_admissions_each_see_the_truth(app, server):
+def test_simultaneous_admissions_each_see_the_truth(app, server, checker):
     base, token, facility_id = server
-    results = _run_all([_admission(base, token, facility_id, i) for i in range(WORKERS)])
+    results = _run_all([_admission(base, token, facility_id, i) for i in range(WORKERS)], checker)
     assert Counter(status for _, status, _ in results) == {201: WORKERS}
     warnings = [body["warnings"] for _, _, body in results]
     assert sum(1 for w in warnings if not w) == 2  # the two free places
@@ -112,21 +121,21 @@ def test_simultaneous_admissions_each_see_the_truth(app, server):
         assert db.session.query(OverOccupancyEvent).count() == WORKERS - 2
 
 
-def test_simultaneous_reservations_never_hand_out_a_place_twice(app, server):
+def test_simultaneous_reservations_never_hand_out_a_place_twice(app, server, checker):
     base, token, facility_id = server
-    results = _run_all([_reservation(base, token, facility_id) for _ in range(WORKERS)])
+    results = _run_all([_reservation(base, token, facility_id) for _ in range(WORKERS)], checker)
     assert Counter(status for _, status, _ in results) == {201: 2, 409: WORKERS - 2}
     with app.app_context():
         assert place_states_at(now())[facility_id].reservations == 2
         assert place_states_at(now())[facility_id].occupied == 3
 
 
-def test_mixed_admissions_and_reservations(app, server):
+def test_mixed_admissions_and_reservations(app, server, checker):
     base, token, facility_id = server
     calls = []
     for i in range(WORKERS // 2):
         calls += [_admission(base, token, facility_id, i), _reservation(base, token, facility_id)]
-    results = _run_all(calls)
+    results = _run_all(calls, checker)
     admitted = [body for kind, status, body in results if kind == "admit"]
     assert all(status == 201 for kind, status, _ in results if kind == "admit")
     over = [
