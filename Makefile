@@ -45,6 +45,7 @@ lint: install
 bench: install
 	$(BIN)/python -m solver.bench --repeat 3
 	$(BIN)/python benchmarks/bench_pages.py
+	$(BIN)/python benchmarks/bench_plans.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -47,7 +47,20 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     views.register(app)
     cli.register(app)
+    _start_plan_worker(app)
     return app
+
+
+def _start_plan_worker(app: Flask) -> None:
+    """The embedded plan worker: a thread of the serving process, never in tests, in
+    maintenance commands or in the reloader's watching parent."""
+    if app.testing or not app.config["PLAN_WORKER_THREAD"] or not _serves_requests():
+        return
+    if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
+        return
+    from placement import worker
+
+    worker.start_thread(app)
 
 
 def _serves_requests() -> bool:
@@ -99,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from placement.facilities import bp as facilities_bp
     from placement.intake import bp as intake_bp
     from placement.main import bp as main_bp
+    from placement.planning import bp as planning_bp
     from placement.reports import bp as reports_bp
 
     app.register_blueprint(auth_bp)
@@ -107,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(intake_bp)
     app.register_blueprint(facilities_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(planning_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

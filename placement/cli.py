@@ -19,12 +19,14 @@ from placement.services.seed import demo
 from placement.services.seed.scenario_import import import_scenario
 
 users_cli = AppGroup("users", help="Benutzerkonten verwalten.")
+worker_cli = AppGroup("worker", help="Umzugspläne außerhalb der Webprozesse berechnen.")
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(import_scenario_command)
     app.cli.add_command(users_cli)
+    app.cli.add_command(worker_cli)
     cli_synthetic.register(app)
 
 
@@ -100,3 +102,24 @@ def users_token_command(email: str) -> None:
     db.session.commit()
     click.echo("Neues API-Token (wird nur jetzt angezeigt):")
     click.echo(token)
+
+
+@worker_cli.command("run")
+@click.option("--once", is_flag=True, help="Nur einen wartenden Plan berechnen, dann enden.")
+@with_appcontext
+def worker_run_command(once: bool) -> None:
+    """Solve queued move plans (blocks; several workers may run side by side)."""
+    from flask import current_app
+
+    from placement.worker import PlanWorker
+
+    plan_worker = PlanWorker(current_app._get_current_object())
+    if once:
+        plan_id = plan_worker.run_once()
+        click.echo(f"Plan {plan_id} berechnet." if plan_id else "Kein Plan wartet.")
+        return
+    click.echo(f"Rechenprozess {plan_worker.name} wartet auf Umzugspläne (Strg+C beendet).")
+    try:
+        plan_worker.run_forever()
+    except KeyboardInterrupt:
+        plan_worker.stop()

@@ -36,5 +36,13 @@ class DefaultConfig:
     ABSCONDED_HOLD_DAYS = 3  # an absconded youth's place stays held this long
     MAX_FUTURE_MINUTES = 10  # tolerance for clocks when a time is typed in
 
+    # Move plans. The embedded default runs the plan worker as a thread of the serving
+    # process; production sets PLAN_WORKER_THREAD = False and runs `flask worker run`.
+    PLAN_WORKER_THREAD = True
+    PLAN_LEASE_SECONDS = 30  # a running plan whose worker is silent this long has failed
+    PLAN_HEARTBEAT_SECONDS = 5
+    PLAN_POLL_SECONDS = 0.5  # how often an idle worker looks for a queued plan
+    PLAN_SOLVER_WORKERS = 2  # CP-SAT threads per solve
+
     # Demo data: the scenario file shipped with the package.
     DEMO_SCENARIO = None  # None = placement/demo/leipzig-2023-11.json

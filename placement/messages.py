@@ -8,12 +8,15 @@ API field name, or the form label)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 
 from flask_babel import gettext
 
+from placement.models.enums import label
 from placement.services.errors import Code, PlacementError
 from placement.services.intake.arrivals import Warning, WarningCode
 from placement.services.intake.rules import Mismatch, MismatchCode
+from placement.services.planning.plans import StaleCode
 
 
 def _l(message: str) -> str:
@@ -116,6 +119,29 @@ ERRORS = {
         "Die Lage hat sich seit der Prüfung geändert: bitte die neuen Hinweise lesen und "
         "erneut bestätigen."
     ),
+    Code.NEGATIVE_LIMIT: _l("Bitte eine positive Zahl angeben (oder leer lassen)."),
+    Code.PLAN_NEEDS_TWO_FACILITIES: _l("Bitte mindestens zwei Einrichtungen wählen."),
+    Code.YOUTH_NOT_PLACED: _l(
+        "Wer fixiert werden soll, muss in einer der geplanten Einrichtungen untergebracht sein."
+    ),
+    Code.UNKNOWN_PLAN: _l("Dieser Umzugsplan ist nicht bekannt."),
+    Code.PLAN_NOT_PROPOSED: _l(
+        "Der Plan liegt nicht als Vorschlag vor (Stand: %(status)s) und kann so nicht "
+        "genehmigt werden."
+    ),
+    Code.PLAN_NOT_APPROVED: _l("Der Plan ist noch nicht genehmigt (Stand: %(status)s)."),
+    Code.PLAN_ALREADY_EXECUTED: _l("Der Plan wurde bereits ausgeführt."),
+    Code.PLAN_CANCELLED: _l("Der Plan wurde abgebrochen."),
+    Code.PLAN_STALE: _l(
+        "Der Plan ist veraltet: seit der Berechnung hat sich etwas geändert. Bitte neu planen."
+    ),
+    Code.PLAN_WENT_STALE: _l("Nicht ausgeführt, der Plan ist veraltet: %(reasons)s"),
+    Code.PLAN_NOT_CANCELLABLE: _l("Ein Plan im Stand „%(status)s“ kann nicht abgebrochen werden."),
+    Code.NO_MOVES_SELECTED: _l("Bitte mindestens einen Umzug auswählen."),
+    Code.UNKNOWN_MOVE: _l("Diese Umzüge gehören nicht zum Plan: %(youths)s."),
+    Code.SIBLINGS_SPLIT: _l(
+        "Geschwister (Gruppe %(group)s) ziehen nur gemeinsam um: bitte alle oder keinen wählen."
+    ),
     Code.NEGATIVE_PLACES: _l("Die Zahl der Plätze darf nicht negativ sein."),
     Code.CEILING_NOT_ABOVE_LICENSED: _l(
         "Eine befristete Obergrenze muss über den genehmigten Plätzen liegen."
@@ -158,6 +184,54 @@ MISMATCHES = {
 }
 
 
+STALE = {
+    StaleCode.STAY_CHANGED: _l(
+        "Der Aufenthalt von %(subject)s wurde seit der Planung geändert oder beendet."
+    ),
+    StaleCode.YOUTH_CHANGED: _l("Die Angaben zu %(subject)s haben sich seit der Planung geändert."),
+    StaleCode.CAPACITY_CHANGED: _l(
+        "Die Plätze von %(subject)s haben sich seit der Planung geändert."
+    ),
+    StaleCode.PROFILE_CHANGED: _l(
+        "Das Aufnahmeprofil von %(subject)s hat sich seit der Planung geändert."
+    ),
+}
+
+PLAN_ERRORS = {
+    "worker_lost": _l(
+        "Der Rechenprozess hat sich nicht mehr gemeldet (abgebrochen oder abgestürzt). "
+        "Bitte neu planen."
+    ),
+}
+
+
+def stale_messages(reasons: Iterable) -> list[str]:
+    """What changed since a plan was computed (``StaleReason`` values or [code, subject])."""
+    pairs = [(r.code, r.subject) if hasattr(r, "code") else tuple(r) for r in reasons]
+    return [gettext(STALE[StaleCode(code)], subject=subject) for code, subject in pairs]
+
+
+def plan_error_message(error: str | None) -> str:
+    if error in PLAN_ERRORS:
+        return gettext(PLAN_ERRORS[error])
+    return gettext("Die Berechnung ist fehlgeschlagen: %(error)s", error=error or "?")
+
+
+def objective_sentence(before: dict[str, int], after: dict[str, int]) -> str:
+    """The objective in plain German, e.g. "Überbelegung von 28 auf 0,
+    Reserve-Unterschreitung 1, 34 Umzüge, zusammen 203 km"."""
+    km = f"{after.get('distance', 0) / 10:,.0f}".replace(",", ".")
+    return gettext(
+        "Überbelegung von %(over_before)s auf %(over)s, Reserve-Unterschreitung %(short)s, "
+        "%(moves)s Umzüge, zusammen %(km)s km",
+        over_before=before.get("overflow", 0),
+        over=after.get("overflow", 0),
+        short=after.get("reserve_shortfall", 0),
+        moves=after.get("moves", 0),
+        km=km,
+    )
+
+
 def mismatch_message(mismatch: Mismatch) -> str:
     return gettext(MISMATCHES[mismatch.code], **mismatch.params)
 
@@ -180,7 +254,10 @@ def warning_message(warning: Warning) -> str:
 def error_message(error: PlacementError, field_label: str | None = None) -> str:
     """The German message of an error; ``field_label`` names the field (default: the
     error's field as it is)."""
-    params = dict(error.params)
+    params = {
+        key: label(value) if isinstance(value, StrEnum) else value
+        for key, value in error.params.items()
+    }
     if "mismatches" in params:
         params["mismatches"] = "; ".join(mismatch_messages(params["mismatches"]))
     params.setdefault("field", field_label or error.field or "")

@@ -15,6 +15,7 @@ NAV_ITEMS = (
     ("intake.reservations", _l("Reservierungen"), Permission.ADMIT),
     ("facilities.index", _l("Einrichtungen"), Permission.VIEW_COUNTS),
     ("reports.index", _l("Berichte"), Permission.VIEW_COUNTS),
+    ("planning.index", _l("Umzugspläne"), Permission.PLAN),
 )
 
 

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
 from placement.models.reservation import ReservationStatus
 from placement.services.errors import Code
-from tests.conftest import create_facility
+from tests.conftest import create_facility, create_stay, create_youth
 from tests.openapi_check import openapi_document
 
 
@@ -125,6 +125,47 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.post(f"/stays/{new_id}/discharge", json={"reason": "other"}).status_code == 409
     assert api.post(f"/stays/{new_id}/discharge", json={}).status_code == 400
     assert api.post("/stays/999999/discharge", json={"reason": "other"}).status_code == 404
+
+    # Move plans: started, solved by a worker, followed, executed, cancelled.
+    from placement.worker import PlanWorker
+
+    with app.app_context():
+        full = create_facility(licensed=1, name="Haus Voll", age_min=12, age_max=17)
+        create_facility(licensed=5, name="Haus Leer", age_min=12, age_max=17)
+        for _ in range(3):
+            create_stay(create_youth(), full, "2024-01-01 10:00")
+        db.session.commit()
+        full_id = full.id
+    started = api.post("/plans", json={"scope": "relieve", "relieve_facility_id": full_id})
+    assert started.status_code == 202
+    plan_id = started.get_json()["id"]
+    assert api.post("/plans", json={"max_moves": -1}).status_code == 422
+    assert api.post("/plans", json={"scope": "relieve"}).status_code == 400
+    unknown = {"facility_ids": [999999, house_id], "scope": "facilities"}
+    assert api.post("/plans", json=unknown).status_code == 404
+    assert api.post("/plans", json={}, role="on_call").status_code == 403
+    assert api.get(f"/plans/{plan_id}").get_json()["status"] == "queued"
+    PlanWorker(app).run_once()
+    assert api.get(f"/plans/{plan_id}").get_json()["status"] == "proposed"
+    assert api.get("/plans/999999").status_code == 404
+    assert api.get(f"/plans/{plan_id}/scenario").status_code == 200
+    assert api.get(f"/plans/{plan_id}/scenario", role="on_call").status_code == 403
+    assert api.get("/plans/999999/scenario").status_code == 404
+    assert (
+        api.post(
+            f"/plans/{plan_id}/execute", json={"moves": [999999]}, role="department_head"
+        ).status_code
+        == 422
+    )
+    assert api.post(f"/plans/{plan_id}/execute", json={}, role="department_head").status_code == 200
+    assert api.post(f"/plans/{plan_id}/execute", json={}, role="department_head").status_code == 409
+    assert api.post("/plans/999999/execute", json={}).status_code == 404
+    assert api.post(f"/plans/{plan_id}/execute", json={}, role="on_call").status_code == 403
+    assert api.post(f"/plans/{plan_id}/cancel").status_code == 409
+    other = api.post("/plans", json={}).get_json()["id"]
+    assert api.post(f"/plans/{other}/cancel").status_code == 200
+    assert api.post("/plans/999999/cancel").status_code == 404
+    assert api.post(f"/plans/{other}/cancel", role="on_call").status_code == 403
 
     unauthenticated = api.client.get("/api/v1/stays")
     assert unauthenticated.status_code == 401

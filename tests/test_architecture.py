@@ -7,7 +7,7 @@ from __future__ import annotations
 import grimp
 import pytest
 
-SERVICE_LAYERS = ["seed", "reporting", "intake", "occupancy", "accounts", "errors"]
+SERVICE_LAYERS = ["seed", "reporting", "planning", "intake", "occupancy", "accounts", "errors"]
 
 
 @pytest.fixture(scope="module")

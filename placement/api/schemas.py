@@ -14,7 +14,15 @@ import marshmallow as ma
 from marshmallow import fields
 
 from placement import messages
-from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
+from placement.models.enums import (
+    EndReason,
+    FacilityKind,
+    Gender,
+    LegalBasis,
+    PlanScope,
+    PlanStatus,
+    UmaPolicy,
+)
 from placement.models.reservation import ReservationStatus
 from placement.services.errors import Code
 from placement.services.intake.arrivals import WarningCode
@@ -411,3 +419,117 @@ class PreviewOut(Schema):
     confirmation = fields.String(
         required=True, metadata={"description": "send it with the admission"}
     )
+
+
+# --- move plans ----------------------------------------------------------------------------
+
+
+class PlanIn(Schema):
+    """What to plan; see the planning page for the meaning of each value."""
+
+    scope = enum(PlanScope, load_default=PlanScope.OFFICE)
+    facility_ids = fields.List(Integer(), load_default=list)
+    relieve_facility_id = Integer(allow_none=True)
+    max_moves = Integer(allow_none=True)
+    max_move_km = fields.Float(allow_none=True)
+    pinned_youth_ids = fields.List(Integer(), load_default=list)
+    closed_facility_ids = fields.List(Integer(), load_default=list)
+    keep_free = Integer(load_default=0)
+    pin_recent_admissions = JsonBoolean(load_default=True)
+    pin_coming_of_age = JsonBoolean(load_default=True)
+    time_limit = fields.Float(
+        load_default=30.0, metadata={"description": "seconds the solver may take (1 to 300)"}
+    )
+
+
+class PlanCreatedOut(Schema):
+    id = fields.Integer(required=True)
+    status = enum(PlanStatus, required=True)
+
+
+class ObjectiveOut(Schema):
+    overflow = fields.Integer(required=True)
+    reserve_shortfall = fields.Integer(required=True)
+    moves = fields.Integer(required=True)
+    distance = fields.Integer(required=True, metadata={"description": "tenths of a km"})
+
+
+class PlanMoveOut(Schema):
+    youth_id = fields.Integer(required=True)
+    from_ = fields.Integer(required=True, data_key="from", attribute="from_id")
+    to = fields.Integer(required=True, attribute="to_id")
+
+
+class GreedyOut(Schema):
+    objective = fields.Nested(ObjectiveOut, required=True)
+    moves = fields.Integer(required=True)
+
+
+class PlanError(fields.String):
+    """Why a plan failed, in German."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else messages.plan_error_message(value)
+
+
+class StaleMessages(fields.List):
+    """What changed since the plan was computed, in German."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(fields.String(), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return messages.stale_messages(value or [])
+
+
+class PlanOut(Schema):
+    id = fields.Integer(required=True)
+    status = enum(PlanStatus, required=True)
+    scope = enum(PlanScope, required=True)
+    relieve_facility_id = fields.Integer(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    as_of = fields.DateTime(required=True, metadata={"description": "the state planned from"})
+    time_limit = fields.Float(required=True)
+    stage = fields.String(required=True, allow_none=True)
+    elapsed = fields.Float(required=True, allow_none=True, metadata={"description": "seconds"})
+    best = fields.Nested(
+        ObjectiveOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "best plan so far (the greedy baseline) while solving"},
+    )
+    objective = fields.Nested(ObjectiveOut, required=True, allow_none=True)
+    proven = fields.Boolean(required=True, metadata={"description": "all four levels optimal"})
+    proven_levels = fields.List(fields.String(), required=True)
+    moves = fields.List(fields.Nested(PlanMoveOut), required=True)
+    greedy = fields.Nested(GreedyOut, required=True, allow_none=True)
+    error = PlanError(required=True, allow_none=True)
+    stale = StaleMessages(required=True)
+    approved_moves = fields.List(Integer(), required=True, allow_none=True)
+    executed_moves = fields.Integer(required=True, allow_none=True)
+
+
+class ExecuteIn(Schema):
+    moves = fields.List(
+        Integer(),
+        metadata={"description": "youth ids of the moves to execute; default: all approved"},
+    )
+
+
+class ExecutedOut(Schema):
+    plan = fields.Nested(PlanOut, required=True)
+    stays = fields.List(fields.Nested(StayOut), required=True)
+    warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+ScenarioOut = Schema.from_dict(
+    {
+        "format": fields.String(required=True),
+        "as_of": fields.String(required=True),
+        "max_moves": fields.Integer(required=True, allow_none=True),
+        "max_move_km": fields.Float(required=True, allow_none=True),
+        "facilities": fields.List(fields.Dict(), required=True),
+        "youths": fields.List(fields.Dict(), required=True),
+    },
+    name="Scenario",
+)

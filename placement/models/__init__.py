@@ -3,6 +3,7 @@
 from placement.models.audit import AuditEvent
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.facility import CapacityPeriod, Facility
+from placement.models.plan import Plan, PlanScope, PlanStatus
 from placement.models.reservation import OverOccupancyEvent, Reservation, ReservationStatus
 from placement.models.stay import Stay
 from placement.models.user import User
@@ -14,6 +15,9 @@ __all__ = [
     "CapacityPeriod",
     "Facility",
     "OverOccupancyEvent",
+    "Plan",
+    "PlanScope",
+    "PlanStatus",
     "Reservation",
     "ReservationStatus",
     "Stay",

@@ -67,6 +67,23 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class PlanStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PROPOSED = "proposed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    APPROVED = "approved"
+    EXECUTED = "executed"
+    STALE = "stale"
+
+
+class PlanScope(StrEnum):
+    OFFICE = "office"  # every facility
+    FACILITIES = "facilities"  # moves among chosen facilities only
+    RELIEVE = "relieve"  # youths of one facility may move anywhere
+
+
 class DeadlineKind(StrEnum):
     """Deadlines computed for a stay (never stored)."""
 
@@ -112,6 +129,17 @@ LABELS = {
     Role.FACILITY_MANAGER: _l("Einrichtungsleitung"),
     Role.DEPARTMENT_HEAD: _l("Abteilungsleitung"),
     Role.ADMIN: _l("Administration"),
+    PlanStatus.QUEUED: _l("wartet"),
+    PlanStatus.RUNNING: _l("wird berechnet"),
+    PlanStatus.PROPOSED: _l("Vorschlag"),
+    PlanStatus.FAILED: _l("fehlgeschlagen"),
+    PlanStatus.CANCELLED: _l("abgebrochen"),
+    PlanStatus.APPROVED: _l("genehmigt"),
+    PlanStatus.EXECUTED: _l("ausgeführt"),
+    PlanStatus.STALE: _l("veraltet"),
+    PlanScope.OFFICE: _l("ganzes Jugendamt"),
+    PlanScope.FACILITIES: _l("ausgewählte Einrichtungen"),
+    PlanScope.RELIEVE: _l("eine Einrichtung entlasten"),
     DeadlineKind.REPORT_42A: _l("Meldung zur Verteilung (§ 42a)"),
     DeadlineKind.DISTRIBUTION_EXCLUDED: _l("Verteilung ausgeschlossen ab (§ 42a)"),
     DeadlineKind.COMING_OF_AGE: _l("Volljährigkeit"),

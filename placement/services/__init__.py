@@ -3,4 +3,5 @@ values, only ``flush()``, write an audit entry for every change, and raise the c
 of ``services.errors``; the caller (view, API endpoint, CLI command or job) commits once.
 
 Layers, lowest first; a package imports only those below it:
-``errors`` < ``accounts`` < ``occupancy`` < ``intake`` < ``reporting`` < ``seed``."""
+``errors`` < ``accounts`` < ``occupancy`` < ``intake`` < ``planning`` < ``reporting``
+< ``seed``."""

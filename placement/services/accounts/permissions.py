@@ -15,6 +15,8 @@ class Permission(StrEnum):
     DISCHARGE = "discharge"  # discharges and moves
     CORRECT = "correct"  # corrections of recorded stays
     MANAGE = "manage"  # facilities, capacity, accounts
+    PLAN = "plan"  # start, review (reference, age, gender), cancel and execute move plans
+    APPROVE_PLAN = "approve_plan"  # approve a plan's moves
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -28,9 +30,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ADMIT,
             Permission.DISCHARGE,
             Permission.CORRECT,
+            Permission.PLAN,
         }
     ),
-    Role.DEPARTMENT_HEAD: frozenset({Permission.VIEW_COUNTS}),
+    # Approving moves is a department head's decision; a facility manager may plan and
+    # execute what was approved.
+    Role.DEPARTMENT_HEAD: frozenset(
+        {Permission.VIEW_COUNTS, Permission.PLAN, Permission.APPROVE_PLAN}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

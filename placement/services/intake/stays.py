@@ -254,11 +254,26 @@ def move(
     lock_facilities([first.facility_id, facility_id])
     instant = checked_instant(time, "time")
     first = _open_stay(stay_id)
-    target = active_facility(facility_id)
-    if target.id == first.facility_id:
-        raise RuleViolation(Code.SAME_FACILITY, "facility_id")
     moving = siblings_in_same_facility(first) if with_siblings else [first]
+    return transfer(actor, moving, facility_id, instant, override=override, legal_basis=basis)
+
+
+def transfer(
+    actor: audit.Actor,
+    moving: list[Stay],
+    facility_id: int,
+    instant: datetime,
+    *,
+    override: str | None = None,
+    legal_basis: LegalBasis | None = None,
+) -> MoveResult:
+    """Move open stays of one facility to another at ``instant``: end reason transfer, new
+    stays from the same instant, profile checked. The caller checks the permission and
+    holds the locks of both facilities (a move, or the execution of a plan)."""
+    target = active_facility(facility_id)
     for stay in moving:
+        if stay.facility_id == target.id:
+            raise RuleViolation(Code.SAME_FACILITY, "facility_id")
         if instant <= stay.start_at:
             raise RuleViolation(Code.MOVE_BEFORE_ADMISSION, "time")
         youth = stay.youth
@@ -281,7 +296,7 @@ def move(
                 actor,
                 youth_id=stay.youth_id,
                 facility_id=target.id,
-                legal_basis=basis or stay.legal_basis,
+                legal_basis=legal_basis or stay.legal_basis,
                 start_at=instant,
                 pinned=stay.pinned,
                 override_reason=override,
