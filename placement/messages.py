@@ -195,6 +195,9 @@ STALE = {
     StaleCode.PROFILE_CHANGED: _l(
         "Das Aufnahmeprofil von %(subject)s hat sich seit der Planung geändert."
     ),
+    StaleCode.NO_LONGER_FITS: _l(
+        "%(subject)s passt nicht mehr zum Profil des Ziels (z. B. ein Geburtstag seit der Planung)."
+    ),
 }
 
 PLAN_ERRORS = {

@@ -35,8 +35,11 @@ def form_field(form: FlaskForm, name: str | None):
 
 
 def show_error(form: FlaskForm, error: PlacementError) -> None:
-    """Undo the request's writes and show ``error`` at its field (or as a message)."""
+    """Undo the request's writes and show ``error`` at its field (or as a message). A
+    missing permission is never a form error: it answers 403."""
     db.session.rollback()
+    if isinstance(error, Forbidden):
+        raise error
     field = form_field(form, error.field)
     if field is None or field.type == "HiddenField":
         flash(error_message(error), "danger")

@@ -43,6 +43,7 @@ class PlanWorker:
         self.poll = float(config["PLAN_POLL_SECONDS"])
         self.solver_workers = int(config["PLAN_SOLVER_WORKERS"])
         self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def run_once(self) -> int | None:
         """Claim and solve one queued plan; its id, or None if none was waiting."""
@@ -69,8 +70,11 @@ class PlanWorker:
                 self.stopping.wait(self.poll * 5)
         log.info("plan worker %s stopped", self.name)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop polling; with ``timeout``, wait that long for the running thread to end."""
         self.stopping.set()
+        if timeout is not None and self.thread is not None:
+            self.thread.join(timeout)
 
     def _write(self, action, *args) -> Any:
         """One short transaction of its own (the heartbeat thread uses this too)."""
@@ -131,6 +135,6 @@ class PlanWorker:
 def start_thread(app: Flask) -> PlanWorker:
     """Run a plan worker in a daemon thread of this process (the embedded default)."""
     worker = PlanWorker(app)
-    thread = threading.Thread(target=worker.run_forever, name="plan-worker", daemon=True)
-    thread.start()
+    worker.thread = threading.Thread(target=worker.run_forever, name="plan-worker", daemon=True)
+    worker.thread.start()
     return worker

@@ -100,6 +100,7 @@ def schema_error(messages: Any, schema: ma.Schema) -> PlacementError:
     if path and path[-1] == SCHEMA:
         path = path[:-1]
         code = Code.NOT_JSON if not path else Code.NOT_OBJECT
+    code = code if code in Code._value2member_map_ else Code.BAD_REQUEST
     if not path:
         return BadInput(Code(code), "body")
     field = ".".join(path)

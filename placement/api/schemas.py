@@ -128,6 +128,9 @@ class Schema(ma.Schema):
         field_obj.error_messages = {
             key: codes.get(key, invalid) for key in field_obj.error_messages
         }
+        inner = getattr(field_obj, "inner", None)  # a List's element field is not bound
+        if isinstance(inner, fields.Field):
+            self.on_bind_field(field_name, inner)
 
 
 # --- requests ------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from placement.messages import (
 )
 from placement.models.enums import PlanScope, PlanStatus
 from placement.planning.forms import PlanForm
-from placement.services.errors import PlacementError
-from placement.services.intake import places, youths
+from placement.services.errors import Forbidden, PlacementError
+from placement.services.intake import youths
 from placement.services.planning import plans
 from placement.services.planning.scenario import PlanParameters
 from placement.views import actor, show_error
@@ -37,11 +37,7 @@ class ActionForm(FlaskForm):
 
 
 def _facility_choices() -> list[tuple[int, str]]:
-    return [
-        (info.facility.id, info.facility.name)
-        for info in places.facility_directory(actor())
-        if info.facility.active
-    ]
+    return [(f.id, f.name) for f in plans.facilities_to_plan(actor())]
 
 
 @bp.route("/")
@@ -158,6 +154,8 @@ def _act(plan_id: int, action) -> Response:
         target = action()
         db.session.commit()
         return target
+    except Forbidden:
+        raise
     except PlacementError as error:
         db.session.rollback()
         flash(error_message(error), "danger")

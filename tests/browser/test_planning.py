@@ -25,7 +25,7 @@ def worker(live_app):
     _base, app = live_app
     plan_worker = start_thread(app)
     yield plan_worker
-    plan_worker.stop()
+    plan_worker.stop(timeout=10)
 
 
 def test_relieve_am_muehlholz_review_and_execute(live_app, worker, page):

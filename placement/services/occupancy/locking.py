@@ -16,6 +16,7 @@ from placement.extensions import db
 from placement.models import Facility
 
 WROTE = "placement_wrote"
+LOCKED = "placement_locked"  # this transaction began IMMEDIATE (SQLite)
 
 
 @event.listens_for(Session, "after_flush")
@@ -27,6 +28,7 @@ def _mark_written(session, _context) -> None:
 def _clear_written(session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(WROTE, None)
+        session.info.pop(LOCKED, None)
 
 
 def lock_facilities(facility_ids: Iterable[int]) -> None:
@@ -35,13 +37,14 @@ def lock_facilities(facility_ids: Iterable[int]) -> None:
     if session.get_bind().dialect.name == "sqlite":
         if session.new or session.dirty or session.deleted:
             session.flush()
-        if session.info.get(WROTE):
-            return  # a transaction that has written already holds SQLite's write lock
+        if session.info.get(WROTE) or session.info.get(LOCKED):
+            return  # this transaction holds SQLite's write lock already
         if session.in_transaction():
             # Only reads so far (e.g. loading the logged-in user): end that transaction so
             # that the next one can begin IMMEDIATE.
             session.rollback()
         session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        session.info[LOCKED] = True
         return
     ids = sorted(set(facility_ids))
     session.execute(

@@ -25,6 +25,7 @@ from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict, NotFound, RuleViolation
 from placement.services.intake import stays as stay_rules
 from placement.services.intake.arrivals import Warning
+from placement.services.intake.rules import age_on, profile_mismatches
 from placement.services.occupancy.core import Capacity, PlaceState
 from placement.services.occupancy.locking import lock_facilities
 from placement.services.occupancy.queries import place_states_at, state_of
@@ -70,6 +71,16 @@ def create_plan(actor: audit.Actor, parameters: PlanParameters) -> Plan:
     db.session.add(plan)
     audit.record(actor, "plan.create", plan, after={"parameters": plan.parameters})
     return plan
+
+
+def facilities_to_plan(actor: audit.Actor) -> list[Facility]:
+    """The facilities a plan may name (open ones), by name."""
+    permissions.require(actor.role, Permission.PLAN)
+    return list(
+        db.session.scalars(
+            select(Facility).where(Facility.active.is_(True)).order_by(Facility.name)
+        ).all()
+    )
 
 
 def replan(actor: audit.Actor, plan_id: int) -> Plan:
@@ -351,9 +362,15 @@ def _locked(plan_id: int) -> Plan:
     return plan
 
 
-def _chosen(plan: Plan, youth_ids: list[int] | None) -> list[PlannedMove]:
-    """The plan's moves for ``youth_ids`` (None: all); siblings in one house go together."""
+def _chosen(
+    plan: Plan, youth_ids: list[int] | None, approved_only: bool = False
+) -> list[PlannedMove]:
+    """The plan's moves (or only its approved ones) for ``youth_ids`` (None: all of
+    them); siblings in one house go together."""
     moves = moves_of(plan.result or {})
+    if approved_only:
+        approved = set(plan.approved_moves or [])
+        moves = [m for m in moves if str(m.youth_id) in approved]
     if youth_ids is None:
         chosen = moves
     else:
@@ -408,6 +425,7 @@ class StaleCode(StrEnum):
     YOUTH_CHANGED = "youth_changed"
     CAPACITY_CHANGED = "capacity_changed"
     PROFILE_CHANGED = "profile_changed"
+    NO_LONGER_FITS = "no_longer_fits"  # e.g. a birthday since: too old for the target
 
 
 @dataclass(frozen=True)
@@ -440,6 +458,8 @@ def changes_since(plan: Plan, moves: list[PlannedMove], instant: datetime) -> li
             .options(selectinload(Stay.youth).selectinload(Youth.excluded_facilities))
         ).all()
     }
+    facilities = db.session.scalars(select(Facility).where(Facility.id.in_(facility_ids))).all()
+    targets = {f.id: f for f in facilities}
     reasons = []
     for move in moves:
         then = plan.fingerprint["youths"][str(move.youth_id)]
@@ -452,8 +472,14 @@ def changes_since(plan: Plan, moves: list[PlannedMove], instant: datetime) -> li
             reasons.append(StaleReason(StaleCode.STAY_CHANGED, then["reference"]))
         elif now["youth"] != then["youth"]:
             reasons.append(StaleReason(StaleCode.YOUTH_CHANGED, then["reference"]))
+        elif profile_mismatches(
+            targets[move.to_id],
+            age_on(stay.youth.birth_date, instant),
+            stay.youth.gender,
+            stay.youth.uma,
+        ):
+            reasons.append(StaleReason(StaleCode.NO_LONGER_FITS, then["reference"]))
     states = place_states_at(instant, facility_ids)
-    facilities = db.session.scalars(select(Facility).where(Facility.id.in_(facility_ids))).all()
     for facility in sorted(facilities, key=lambda f: f.name):
         then = plan.fingerprint["facilities"][str(facility.id)]
         now = facility_fingerprint(facility, state_of(states, facility.id))
@@ -473,15 +499,8 @@ def execute_plan(actor: audit.Actor, plan_id: int, youth_ids: list[int] | None =
     plan = _locked(plan_id)
     if plan.status == PlanStatus.PROPOSED and permissions.can(actor.role, Permission.APPROVE_PLAN):
         approve_plan(actor, plan.id, youth_ids)
-    elif youth_ids is not None and plan.status == PlanStatus.APPROVED:
-        wanted = {str(y) for y in youth_ids}
-        if not wanted <= set(plan.approved_moves or []):
-            raise RuleViolation(Code.UNKNOWN_MOVE, "moves", youths=", ".join(sorted(wanted)))
     _require_status(plan, PlanStatus.APPROVED)
-    approved = set(plan.approved_moves or [])
-    moves = [m for m in moves_of(plan.result or {}) if str(m.youth_id) in approved]
-    if youth_ids is not None:
-        moves = [m for m in moves if m.youth_id in set(youth_ids)]
+    moves = _chosen(plan, youth_ids, approved_only=True)
     instant = utc_now()
     lock_facilities(sorted({m.from_id for m in moves} | {m.to_id for m in moves}))
     stale = changes_since(plan, moves, instant)

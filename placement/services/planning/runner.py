@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from placement.extensions import db
 from placement.models import Plan, PlanStatus
@@ -39,8 +39,18 @@ def expire_leases(instant: datetime | None = None) -> int:
 
 
 def claim_next(worker_id: str, lease_seconds: float) -> Job | None:
-    """Take the oldest queued plan for ``worker_id``, or None."""
+    """Take the oldest queued plan for ``worker_id``, or None. An idle poll only reads: on
+    SQLite a write lock taken every poll would make other transactions that read before
+    they write fail to upgrade."""
     instant = utc_now()
+    waiting = select(Plan.id).where(
+        or_(
+            Plan.status == PlanStatus.QUEUED,
+            (Plan.status == PlanStatus.RUNNING) & (Plan.lease_until < instant),
+        )
+    )
+    if db.session.scalar(waiting.limit(1)) is None:
+        return None
     expire_leases(instant)
     query = select(Plan).where(Plan.status == PlanStatus.QUEUED).order_by(Plan.created_at, Plan.id)
     if db.session.get_bind().dialect.name == "sqlite":
