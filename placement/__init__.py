@@ -52,9 +52,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _start_plan_worker(app: Flask) -> None:
-    """The embedded plan worker: a thread of the serving process, never in tests, in
-    maintenance commands or in the reloader's watching parent."""
-    if app.testing or not app.config["PLAN_WORKER_THREAD"] or not _serves_requests():
+    """The embedded plan worker: a thread of `flask run` (what `make run` starts), never in
+    tests, WSGI servers (production runs `flask worker run`), maintenance commands or the
+    reloader's watching parent."""
+    if app.testing or not app.config["PLAN_WORKER_THREAD"]:
+        return
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true" or "run" not in sys.argv[1:]:
         return
     if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
         return
@@ -86,6 +89,7 @@ def _init_extensions(app: Flask) -> None:
     from placement import models  # noqa: F401  (register tables before migrations look)
     from placement.database import configure_engine
     from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+    from placement.services.alerts import engine  # noqa: F401  (the at-once alert hook)
 
     db.init_app(app)
     with app.app_context():
@@ -108,6 +112,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from placement import api
+    from placement.alerts import bp as alerts_bp
     from placement.auth import bp as auth_bp
     from placement.facilities import bp as facilities_bp
     from placement.intake import bp as intake_bp
@@ -122,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(facilities_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(planning_bp)
+    app.register_blueprint(alerts_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

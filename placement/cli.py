@@ -20,6 +20,8 @@ from placement.services.seed.scenario_import import import_scenario
 
 users_cli = AppGroup("users", help="Benutzerkonten verwalten.")
 worker_cli = AppGroup("worker", help="Umzugspläne außerhalb der Webprozesse berechnen.")
+alerts_cli = AppGroup("alerts", help="Hinweise prüfen und Benachrichtigungen senden.")
+scheduler_cli = AppGroup("scheduler", help="Der Zeitplan-Prozess (Hinweise, Berichte).")
 
 
 def register(app: Flask) -> None:
@@ -27,6 +29,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(import_scenario_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(worker_cli)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(scheduler_cli)
     cli_synthetic.register(app)
 
 
@@ -123,3 +127,50 @@ def worker_run_command(once: bool) -> None:
         plan_worker.run_forever()
     except KeyboardInterrupt:
         plan_worker.stop()
+
+
+@alerts_cli.command("check")
+@with_appcontext
+def alerts_check_command() -> None:
+    """Run every alert rule once (for cron users and tests)."""
+    from flask import current_app
+
+    from placement import jobs
+
+    result = jobs.check_alerts(current_app._get_current_object())
+    click.echo(
+        f"Neu: {result.fired}, Erinnerungen: {result.reminded}, erledigt: {result.resolved}, "
+        f"Benachrichtigungen: {result.notifications}."
+    )
+
+
+@alerts_cli.command("send")
+@with_appcontext
+def alerts_send_command() -> None:
+    """Deliver the outbox once."""
+    from flask import current_app
+
+    from placement import jobs
+    from placement.worker import worker_name
+
+    sent, failed = jobs.send_outbox(current_app._get_current_object(), worker_name())
+    click.echo(f"{sent} Mails gesendet, {failed} fehlgeschlagen (werden wiederholt).")
+
+
+@scheduler_cli.command("run")
+@with_appcontext
+def scheduler_run_command() -> None:
+    """Run the scheduler (blocks; only one acts even if several are started)."""
+    import logging
+
+    from flask import current_app
+
+    from placement.scheduler import Scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    scheduler = Scheduler(current_app._get_current_object())
+    click.echo(f"Zeitplan-Prozess {scheduler.name} startet.")
+    try:
+        scheduler.run()
+    except KeyboardInterrupt:
+        scheduler.stop()

@@ -44,5 +44,31 @@ class DefaultConfig:
     PLAN_POLL_SECONDS = 0.5  # how often an idle worker looks for a queued plan
     PLAN_SOLVER_WORKERS = 2  # CP-SAT threads per solve
 
+    # Alerts: the Land whose public holidays are not working days, delivery semantics.
+    HOLIDAY_SUBDIVISION = "SN"  # Sachsen
+    ALERT_REPEAT_HOURS = 24  # a reminder while an alert keeps firing
+    ALERT_FLAP_GRACE_MINUTES = 30  # firing again this soon after resolving: same episode
+    ALERT_MAX_ATTEMPTS = 8  # then the notification is a dead letter
+    ALERT_RETRY_SECONDS = 60  # first retry; doubled each time
+    ALERT_CLAIM_SECONDS = 300  # a sender's claim on notifications it is delivering
+    ALERT_AREA_ADDRESSES: dict = {}  # planning area -> the ASD team's address (deadlines)
+    ALERT_CHECK_MINUTES = 5
+    DAILY_SUMMARY_AT = "07:00"
+    LAND_REPORT_ADDRESS: str | None = None  # the Land office's address for the umA report
+    LAND_REPORT_AT = "08:00"  # when the report is sent on working days
+    LAND_REPORT_DEADLINE = "09:45"  # by when it must have gone; else department heads hear
+    SCHEDULER_LEASE_SECONDS = 60
+    SCHEDULER_HEARTBEAT_SECONDS = 15
+
+    # Mail (SMTP)
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_DEFAULT_SENDER = "platzplan@localhost"
+    MAIL_TIMEOUT = 20
+
     # Demo data: the scenario file shipped with the package.
     DEMO_SCENARIO = None  # None = placement/demo/leipzig-2023-11.json

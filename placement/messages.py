@@ -119,6 +119,17 @@ ERRORS = {
         "Die Lage hat sich seit der Prüfung geändert: bitte die neuen Hinweise lesen und "
         "erneut bestätigen."
     ),
+    Code.UNKNOWN_NOTIFICATION: _l("Diese Benachrichtigung ist nicht bekannt."),
+    Code.NOT_A_DEAD_LETTER: _l(
+        "Nur nicht zustellbare Benachrichtigungen können erneut gesendet werden."
+    ),
+    Code.UNKNOWN_ALERT: _l("Dieser Hinweis ist nicht bekannt."),
+    Code.UNKNOWN_SILENCE: _l("Diese Stummschaltung ist nicht bekannt."),
+    Code.SILENCE_NEEDS_SUBJECT: _l("Bitte eine Einrichtung oder einen Aufenthalt wählen."),
+    Code.EXPIRY_REQUIRED: _l("Bitte angeben, bis wann (höchstens 90 Tage)."),
+    Code.DATE_IN_FUTURE: _l("Das Datum liegt in der Zukunft."),
+    Code.DATE_BEFORE_ADMISSION: _l("Das Datum liegt vor der Aufnahme."),
+    Code.NOT_A_42A_STAY: _l("Das gilt nur für vorläufige Inobhutnahmen (§ 42a)."),
     Code.NEGATIVE_LIMIT: _l("Bitte eine positive Zahl angeben (oder leer lassen)."),
     Code.PLAN_NEEDS_TWO_FACILITIES: _l("Bitte mindestens zwei Einrichtungen wählen."),
     Code.YOUTH_NOT_PLACED: _l(
@@ -265,3 +276,80 @@ def error_message(error: PlacementError, field_label: str | None = None) -> str:
         params["mismatches"] = "; ".join(mismatch_messages(params["mismatches"]))
     params.setdefault("field", field_label or error.field or "")
     return gettext(ERRORS[error.code], **params)
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+ALERT_TITLES = {
+    "over_occupancy": _l("Überbelegung: %(facility)s (+%(over_by)s)"),
+    "near_full": _l("Fast voll: %(facility)s"),
+    "no_place_for_profile": _l("Kaum noch Plätze für %(profile)s"),
+    "report_42a": _l("§ 42a-Meldung fällig: %(reference)s (%(facility)s)"),
+    "distribution_42a": _l("§ 42a: Verteilung bald ausgeschlossen: %(reference)s (%(facility)s)"),
+    "coming_of_age": _l("Volljährigkeit: %(reference)s (%(facility)s)"),
+    "long_stay": _l("Lange Notaufnahme: %(reference)s (%(facility)s)"),
+    "ceiling_expiring": _l("Befristete Obergrenze endet: %(facility)s"),
+    "reservation_expired": _l("Reservierung ungenutzt abgelaufen: %(facility)s"),
+    "hold_expiring": _l("Freigehaltener Platz endet: %(reference)s (%(facility)s)"),
+}
+
+ALERT_LINES = {
+    "over_occupancy": _l(
+        "%(facility)s ist überbelegt: %(occupied)s Personen bei %(limit)s Plätzen (+%(over_by)s)."
+    ),
+    "near_full": _l(
+        "%(facility)s ist fast voll: %(occupied)s belegt und %(reserved)s reserviert von "
+        "%(usable)s belegbaren Plätzen."
+    ),
+    "no_place_for_profile": _l("Für %(profile)s sind im ganzen Jugendamt %(free)s Plätze frei."),
+    "report_42a": _l(
+        "%(reference)s in %(facility)s: Meldung zur Verteilung (§ 42a) bis %(due)s fällig."
+    ),
+    "distribution_42a": _l(
+        "%(reference)s in %(facility)s: ohne Verteilung ist sie ab %(date)s ausgeschlossen (§ 42a)."
+    ),
+    "coming_of_age": _l(
+        "%(reference)s in %(facility)s wird am %(date)s volljährig; die Einrichtung nimmt "
+        "nur Minderjährige auf."
+    ),
+    "long_stay": _l("%(reference)s ist seit %(days)s Tagen in der Notaufnahme %(facility)s."),
+    "ceiling_expiring": _l(
+        "Die befristete Obergrenze von %(facility)s (%(ceiling)s Plätze) endet am %(until)s; "
+        "dann gelten %(licensed)s genehmigte Plätze bei %(occupied)s Belegten."
+    ),
+    "reservation_expired": _l("Eine Reservierung in %(facility)s ist ungenutzt abgelaufen."),
+    "hold_expiring": _l(
+        "Der freigehaltene Platz für %(reference)s in %(facility)s wird am %(until)s frei."
+    ),
+}
+
+
+def _shown(details: dict) -> dict:
+    """Dates and instants as Germans write them."""
+    from datetime import date, datetime
+
+    shown = {}
+    for key, value in details.items():
+        if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-" and value[7:8] == "-":
+            try:
+                if len(value) == 10:
+                    value = date.fromisoformat(value).strftime("%d.%m.%Y")
+                else:
+                    from placement.timeutil import local
+
+                    value = local(datetime.fromisoformat(value)).strftime("%d.%m.%Y %H:%M")
+            except ValueError:
+                pass
+        shown[key] = value
+    return shown
+
+
+def alert_title(rule: str, details: dict) -> str:
+    return gettext(ALERT_TITLES[rule], **_shown(details))
+
+
+def alert_line(rule: str, details: dict) -> str:
+    line = gettext(ALERT_LINES[rule], **_shown(details))
+    if rule == "report_42a" and details.get("left", 0) < 0:
+        line += " " + gettext("Die Frist ist überschritten.")
+    return line

@@ -16,6 +16,8 @@ NAV_ITEMS = (
     ("facilities.index", _l("Einrichtungen"), Permission.VIEW_COUNTS),
     ("reports.index", _l("Berichte"), Permission.VIEW_COUNTS),
     ("planning.index", _l("Umzugspläne"), Permission.PLAN),
+    ("alerts.index", _l("Hinweise"), Permission.ALERTS),
+    ("alerts.dead_letters", _l("Zustellung"), Permission.MANAGE),
 )
 
 

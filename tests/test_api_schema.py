@@ -4,6 +4,8 @@ every answer of every API test; this module also makes sure no operation is left
 
 from __future__ import annotations
 
+from datetime import date
+
 from openapi_spec_validator import validate
 
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
@@ -121,6 +123,17 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.patch(f"/stays/{new_id}", json={"legal_basis": "42a"}).status_code == 400
     assert api.patch("/stays/999999", json=patch).status_code == 404
     assert api.patch(f"/stays/{new_id}", json=patch, role="on_call").status_code == 403
+    uma_body = {"facility_id": house_id, "legal_basis": "42a", "youth": {**youth, "uma": True}}
+    uma_stay = api.post("/admissions", json=uma_body).get_json()["stay"]["id"]
+    today = {"reported_on": date.today().isoformat(), "result": "assigned_land"}
+    assert api.post(f"/stays/{uma_stay}/distribution", json=today).status_code == 200
+    assert api.post(f"/stays/{uma_stay}/distribution", json={"result": "x"}).status_code == 422
+    assert api.post(f"/stays/{stay['id']}/distribution", json=today).status_code == 422
+    assert api.post("/stays/999999/distribution", json=today).status_code == 404
+    assert (
+        api.post(f"/stays/{uma_stay}/distribution", json=today, role="department_head").status_code
+        == 403
+    )
     assert api.post(f"/stays/{new_id}/discharge", json={"reason": "return_home"}).status_code == 200
     assert api.post(f"/stays/{new_id}/discharge", json={"reason": "other"}).status_code == 409
     assert api.post(f"/stays/{new_id}/discharge", json={}).status_code == 400

@@ -108,7 +108,8 @@ def test_sqlite_immediate_transactions_take_the_write_lock(instance, tmp_path):
 
 
 def test_health_and_login_required(client):
-    assert client.get("/health").get_json() == {"status": "ok"}
+    health = client.get("/health").get_json()
+    assert (health["status"], health["database"], health["scheduler"]) == ("ok", True, None)
     response = client.get("/")
     assert response.status_code == 302
     assert "/auth/login" in response.headers["Location"]

@@ -7,12 +7,22 @@ from __future__ import annotations
 import grimp
 import pytest
 
-SERVICE_LAYERS = ["seed", "reporting", "planning", "intake", "occupancy", "accounts", "errors"]
+SERVICE_LAYERS = [
+    "seed",
+    "alerts",
+    "reporting",
+    "planning",
+    "intake",
+    "occupancy",
+    "accounts",
+    "errors",
+]
 
 
 @pytest.fixture(scope="module")
 def graph():
-    return grimp.build_graph("placement", "solver", include_external_packages=True)
+    # No cache: a stale one hides new packages (and would be a file in the checkout).
+    return grimp.build_graph("placement", "solver", include_external_packages=True, cache_dir=None)
 
 
 def _cycles(graph, modules: set[str]) -> list[list[str]]:

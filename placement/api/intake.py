@@ -210,3 +210,21 @@ def correct_stay(data: dict[str, Any], stay_id: int):
     stay = stays.correct_stay(actor(), stay_id, reason=reason, **data)
     db.session.commit()
     return stay
+
+
+@bp.post("/stays/<int:stay_id>/distribution")
+@bp.arguments(schemas.DistributionIn)
+@bp.response(200, schemas.StayOut)
+@errors(403, 404, 422)
+def record_distribution(data: dict[str, Any], stay_id: int):
+    """The §42a procedure of a stay: reported for distribution on, result, age assessment
+    (a report or a result stops the §42a clock)."""
+    stay = stays.record_distribution(
+        actor(),
+        stay_id,
+        reported_on=data["reported_on"],
+        result=data["result"],
+        age_assessed_on=data["age_assessed_on"],
+    )
+    db.session.commit()
+    return stay

@@ -15,6 +15,7 @@ from marshmallow import fields
 
 from placement import messages
 from placement.models.enums import (
+    DistributionResult,
     EndReason,
     FacilityKind,
     Gender,
@@ -205,6 +206,14 @@ class CorrectionIn(Schema):
     legal_basis = enum(LegalBasis)
 
 
+class DistributionIn(Schema):
+    """The §42a procedure (all three values are set; null clears one)."""
+
+    reported_on = fields.Date(allow_none=True, load_default=None)
+    result = enum(DistributionResult, allow_none=True, load_default=None)
+    age_assessed_on = fields.Date(allow_none=True, load_default=None)
+
+
 class PlacesQuery(Schema):
     age = Integer(metadata={"description": "or birth_date"})
     birth_date = fields.Date()
@@ -375,6 +384,9 @@ class StayOut(Schema):
     pinned = fields.Boolean(required=True)
     place_held_until = fields.DateTime(required=True, allow_none=True)
     override_reason = fields.String(required=True, allow_none=True)
+    distribution_reported_on = fields.Date(required=True, allow_none=True)
+    distribution_result = enum(DistributionResult, required=True, allow_none=True)
+    age_assessed_on = fields.Date(required=True, allow_none=True)
 
 
 class ReservationOut(Schema):

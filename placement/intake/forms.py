@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from placement.models.enums import EndReason, Gender, LegalBasis, choices
+from placement.models.enums import DistributionResult, EndReason, Gender, LegalBasis, choices
 from placement.services.intake.rules import (
     MAX_FILE_NUMBER_LENGTH,
     MAX_NOTE_LENGTH,
@@ -166,3 +166,16 @@ class CorrectionForm(FlaskForm):
     )
     reason = StringField(_l("Warum wird korrigiert?"), render_kw={"maxlength": MAX_REASON_LENGTH})
     submit = SubmitField(_l("Korrektur speichern"))
+
+
+class DistributionForm(FlaskForm):
+    """The §42a procedure of a stay: it stops the §42a clock."""
+
+    reported_on = DateField(_l("Zur Verteilung gemeldet am"), validators=[Optional()])
+    result = SelectField(
+        _l("Ergebnis der Verteilung"),
+        choices=[("", "–"), *choices(DistributionResult)],
+        default="",
+    )
+    age_assessed_on = DateField(_l("Alterseinschätzung (§ 42f) am"), validators=[Optional()])
+    submit = SubmitField(_l("§ 42a-Angaben speichern"))

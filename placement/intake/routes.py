@@ -19,6 +19,7 @@ from placement.intake.forms import (
     AdmissionForm,
     CorrectionForm,
     DischargeForm,
+    DistributionForm,
     MoveForm,
     PlaceSearchForm,
     ReservationForm,
@@ -276,6 +277,13 @@ def _stay_page(stay_id: int, status: int = 200, **forms):
         }
     )
     correction.facility_id.choices = choices
+    distribution = forms.get("distribution") or DistributionForm(
+        data={
+            "reported_on": stay.distribution_reported_on,
+            "result": stay.distribution_result.value if stay.distribution_result else "",
+            "age_assessed_on": stay.age_assessed_on,
+        }
+    )
     return render_template(
         "intake/stay.html",
         record=record,
@@ -284,6 +292,7 @@ def _stay_page(stay_id: int, status: int = 200, **forms):
         discharge_form=forms.get("discharge") or DischargeForm(),
         move_form=move_form,
         correction_form=correction,
+        distribution_form=distribution,
     ), status
 
 
@@ -362,3 +371,25 @@ def correct(stay_id: int):
         except PlacementError as error:
             show_error(form, error)
     return _stay_page(stay_id, 422, correct=form)
+
+
+@bp.post("/stays/<int:stay_id>/distribution")
+@login_required
+def distribution(stay_id: int):
+    """Record the §42a procedure: reported on, result, age assessment."""
+    form = DistributionForm()
+    if form.validate_on_submit():
+        try:
+            stays.record_distribution(
+                actor(),
+                stay_id,
+                reported_on=form.reported_on.data,
+                result=form.result.data or None,
+                age_assessed_on=form.age_assessed_on.data,
+            )
+            db.session.commit()
+            flash(_("§ 42a-Angaben gespeichert."), "success")
+            return redirect(url_for("intake.stay", stay_id=stay_id))
+        except PlacementError as error:
+            show_error(form, error)
+    return _stay_page(stay_id, 422, distribution=form)

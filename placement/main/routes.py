@@ -1,6 +1,7 @@
 from flask import Blueprint, render_template, request
 from flask_login import login_required
 
+from placement import scheduler
 from placement.facilities import display
 from placement.facilities.params import parse_board
 from placement.models.enums import FacilityKind, Gender, choices
@@ -29,5 +30,9 @@ def index():
 
 @bp.route("/health")
 def health():
-    """Liveness probe for monitoring; touches no personal data."""
-    return {"status": "ok"}
+    """Liveness probe for monitoring, with the scheduler's heartbeat; no personal data."""
+    try:
+        beat = scheduler.heartbeat()
+    except Exception:  # noqa: BLE001 - the database does not answer
+        return {"status": "error", "database": False}, 503
+    return {"status": "ok", "database": True, "scheduler": beat}

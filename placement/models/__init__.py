@@ -1,5 +1,13 @@
 """Typed SQLAlchemy models. Importing this package registers every table."""
 
+from placement.models.alert import (
+    Alert,
+    AlertSetting,
+    LandReport,
+    Notification,
+    ProcessLease,
+    Silence,
+)
 from placement.models.audit import AuditEvent
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.facility import CapacityPeriod, Facility
@@ -10,7 +18,13 @@ from placement.models.user import User
 from placement.models.youth import Youth, youth_exclusion
 
 __all__ = [
+    "Alert",
+    "AlertSetting",
     "AuditEvent",
+    "LandReport",
+    "Notification",
+    "ProcessLease",
+    "Silence",
     "Base",
     "CapacityPeriod",
     "Facility",

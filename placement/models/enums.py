@@ -84,6 +84,37 @@ class PlanScope(StrEnum):
     RELIEVE = "relieve"  # youths of one facility may move anywhere
 
 
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class NotificationKind(StrEnum):
+    FIRING = "firing"
+    REMINDER = "reminder"
+    RESOLVED = "resolved"
+    SUMMARY = "summary"
+    LAND_REPORT = "land_report"
+    LAND_REPORT_REMINDER = "land_report_reminder"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class DistributionResult(StrEnum):
+    """How the §42a distribution ended (it stops the §42a clock)."""
+
+    ASSIGNED_LAND = "assigned_land"  # a Land was named
+    ASSIGNED_OFFICE = "assigned_office"  # an office was named
+    EXCLUDED_WELFARE = "excluded_welfare"
+    EXCLUDED_HEALTH = "excluded_health"
+    EXCLUDED_FAMILY = "excluded_family"  # family reunion
+    EXCLUDED_DEADLINE = "excluded_deadline"  # not done within a month
+
+
 class DeadlineKind(StrEnum):
     """Deadlines computed for a stay (never stored)."""
 
@@ -140,6 +171,17 @@ LABELS = {
     PlanScope.OFFICE: _l("ganzes Jugendamt"),
     PlanScope.FACILITIES: _l("ausgewählte Einrichtungen"),
     PlanScope.RELIEVE: _l("eine Einrichtung entlasten"),
+    AlertStatus.FIRING: _l("aktiv"),
+    AlertStatus.RESOLVED: _l("erledigt"),
+    NotificationStatus.PENDING: _l("wartet"),
+    NotificationStatus.SENT: _l("gesendet"),
+    NotificationStatus.DEAD: _l("nicht zustellbar"),
+    DistributionResult.ASSIGNED_LAND: _l("Land zugewiesen"),
+    DistributionResult.ASSIGNED_OFFICE: _l("Jugendamt zugewiesen"),
+    DistributionResult.EXCLUDED_WELFARE: _l("ausgeschlossen: Kindeswohl"),
+    DistributionResult.EXCLUDED_HEALTH: _l("ausgeschlossen: Gesundheit"),
+    DistributionResult.EXCLUDED_FAMILY: _l("ausgeschlossen: Familienzusammenführung"),
+    DistributionResult.EXCLUDED_DEADLINE: _l("ausgeschlossen: Frist abgelaufen"),
     DeadlineKind.REPORT_42A: _l("Meldung zur Verteilung (§ 42a)"),
     DeadlineKind.DISTRIBUTION_EXCLUDED: _l("Verteilung ausgeschlossen ab (§ 42a)"),
     DeadlineKind.COMING_OF_AGE: _l("Volljährigkeit"),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.models.base import Base, UTCDateTime, utcnow
-from placement.models.enums import EndReason, LegalBasis, db_enum
+from placement.models.enums import DistributionResult, EndReason, LegalBasis, db_enum
 
 
 class Stay(Base):
@@ -56,6 +56,12 @@ class Stay(Base):
     place_held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why an admission outside the facility's age/gender/umA profile was accepted.
     override_reason: Mapped[str | None] = mapped_column(String(500))
+    # The §42a procedure: reported for distribution on, its result, the age assessment.
+    distribution_reported_on: Mapped[date | None] = mapped_column(Date)
+    distribution_result: Mapped[DistributionResult | None] = mapped_column(
+        db_enum(DistributionResult, "distribution_result")
+    )
+    age_assessed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

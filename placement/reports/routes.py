@@ -120,3 +120,23 @@ def _html_table(table) -> dict:
     headers, rows = table
     shares = frozenset(i for i, h in enumerate(headers) if "Anteil" in h)
     return {"headers": headers, "rows_html": table_rows_html(rows, percent_columns=shares)}
+
+
+@bp.route("/land")
+def land():
+    """The daily umA report for the Land office (counts only), as page or CSV."""
+    from placement.services.reporting import land as land_report
+
+    params = parse_at(request.args, label=_("Stichtag"))
+    counts = land_report.land_counts(actor(), params.instant)
+    day = local(params.instant).strftime("%d.%m.%Y")
+    if request.args.get("format") == "csv":
+        return Response(
+            land_report.land_csv(day, counts).encode("utf-8-sig"),
+            mimetype=FORMATS["csv"],
+            headers={
+                "Content-Disposition": f'attachment; filename="belegungsmeldung-uma-{day}.csv"'
+            },
+        )
+    headers, rows = land_report.land_table(counts)
+    return render_template("reports/land.html", params=params, headers=headers, rows=rows, day=day)

@@ -4,4 +4,4 @@ of ``services.errors``; the caller (view, API endpoint, CLI command or job) comm
 
 Layers, lowest first; a package imports only those below it:
 ``errors`` < ``accounts`` < ``occupancy`` < ``intake`` < ``planning`` < ``reporting``
-< ``seed``."""
+< ``alerts`` < ``seed``."""

@@ -99,6 +99,16 @@ class Code(StrEnum):
     NO_MOVES_SELECTED = "no_moves_selected"
     UNKNOWN_MOVE = "unknown_move"
     SIBLINGS_SPLIT = "siblings_split"
+    # alerts
+    UNKNOWN_NOTIFICATION = "unknown_notification"
+    NOT_A_DEAD_LETTER = "not_a_dead_letter"
+    UNKNOWN_ALERT = "unknown_alert"
+    UNKNOWN_SILENCE = "unknown_silence"
+    SILENCE_NEEDS_SUBJECT = "silence_needs_subject"
+    EXPIRY_REQUIRED = "expiry_required"
+    DATE_IN_FUTURE = "date_in_future"
+    DATE_BEFORE_ADMISSION = "date_before_admission"
+    NOT_A_42A_STAY = "not_a_42a_stay"
     # capacity periods
     NEGATIVE_PLACES = "negative_places"
     CEILING_NOT_ABOVE_LICENSED = "ceiling_not_above_licensed"

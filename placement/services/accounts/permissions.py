@@ -17,11 +17,19 @@ class Permission(StrEnum):
     MANAGE = "manage"  # facilities, capacity, accounts
     PLAN = "plan"  # start, review (reference, age, gender), cancel and execute move plans
     APPROVE_PLAN = "approve_plan"  # approve a plan's moves
+    ALERTS = "alerts"  # the alert inbox (counts, facility names, pseudonymous references)
+    MANAGE_ALERTS = "manage_alerts"  # thresholds and silences
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ON_CALL: frozenset(
-        {Permission.VIEW_COUNTS, Permission.VIEW_PERSONS, Permission.ADMIT, Permission.DISCHARGE}
+        {
+            Permission.VIEW_COUNTS,
+            Permission.VIEW_PERSONS,
+            Permission.ADMIT,
+            Permission.DISCHARGE,
+            Permission.ALERTS,
+        }
     ),
     Role.FACILITY_MANAGER: frozenset(
         {
@@ -31,12 +39,19 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DISCHARGE,
             Permission.CORRECT,
             Permission.PLAN,
+            Permission.ALERTS,
         }
     ),
     # Approving moves is a department head's decision; a facility manager may plan and
     # execute what was approved.
     Role.DEPARTMENT_HEAD: frozenset(
-        {Permission.VIEW_COUNTS, Permission.PLAN, Permission.APPROVE_PLAN}
+        {
+            Permission.VIEW_COUNTS,
+            Permission.PLAN,
+            Permission.APPROVE_PLAN,
+            Permission.ALERTS,
+            Permission.MANAGE_ALERTS,
+        }
     ),
     Role.ADMIN: frozenset(Permission),
 }

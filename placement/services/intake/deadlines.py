@@ -1,10 +1,9 @@
 """Deadlines of a stay, computed on demand (never stored).
 
 - §42a (vorläufige Inobhutnahme): report for nationwide distribution within 7 working days
-  from the start; working days are Monday to Friday. Public holidays are deliberately
-  ignored (they differ per Land and year), so the date shown is the latest possible one
-  only if no holiday falls in between: staff should read it as "at the latest".
-  Distribution is excluded once one calendar month has passed since the start.
+  from the start; working days skip weekends and the public holidays of the office's Land
+  (``HOLIDAY_SUBDIVISION``). Distribution is excluded once one calendar month has passed
+  since the start. A stay reported for distribution, or with a result, has neither.
 - Coming of age: the 18th birthday, shown when it falls within the next 90 days (or has
   already passed while the youth is still placed).
 - Emergency stays (Inobhutnahme, Clearing, Notunterkunft) planned for at most 3 months:
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from placement.models.enums import DeadlineKind, FacilityKind, LegalBasis
+from placement.services.intake.workdays import add_working_days
 from placement.timeutil import local
 
 DISTRIBUTION_WORKING_DAYS = 7
@@ -35,17 +35,6 @@ class Deadline:
     code: DeadlineKind
     due: date
     overdue: bool
-
-
-def add_working_days(day: date, count: int) -> date:
-    """``day`` plus ``count`` working days (Mon–Fri), counting from the day after."""
-    current = day
-    remaining = count
-    while remaining > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            remaining -= 1
-    return current
 
 
 def add_months(day: date, months: int) -> date:
@@ -69,13 +58,15 @@ def deadlines_for_stay(
     facility_kind: FacilityKind | str,
     birth_date: date,
     instant: datetime,
+    subdivision: str = "SN",
+    distribution_done: bool = False,
 ) -> list[Deadline]:
     """The deadlines of one open stay as seen at ``instant``, soonest first."""
     today = local(instant).date()
     start_day = local(start_at).date()
     found: list[Deadline] = []
-    if LegalBasis(legal_basis) == LegalBasis.P42A:
-        report_by = add_working_days(start_day, DISTRIBUTION_WORKING_DAYS)
+    if LegalBasis(legal_basis) == LegalBasis.P42A and not distribution_done:
+        report_by = add_working_days(start_day, DISTRIBUTION_WORKING_DAYS, subdivision)
         found.append(Deadline(DeadlineKind.REPORT_42A, report_by, today > report_by))
         excluded_from = add_months(start_day, 1)
         found.append(

@@ -7,14 +7,14 @@ over-occupancy event in the same transaction. Capacity is read after ``lock_faci
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 
 from placement.extensions import db
 from placement.models import Stay, Youth
-from placement.models.enums import EndReason, LegalBasis
+from placement.models.enums import DistributionResult, EndReason, LegalBasis
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict, NotFound, RuleViolation
@@ -23,6 +23,7 @@ from placement.services.intake.rules import (
     absconded_hold_days,
     active_facility,
     age_on,
+    berlin_day,
     checked_instant,
     code_of,
     facility,
@@ -159,6 +160,38 @@ def stay_record(actor: audit.Actor, stay_id: int) -> StayRecord:
         history=list(history),
         siblings=siblings_in_same_facility(stay) if stay.end_at is None else [],
     )
+
+
+def record_distribution(
+    actor: audit.Actor,
+    stay_id: int,
+    *,
+    reported_on: date | None,
+    result: DistributionResult | str | None,
+    age_assessed_on: date | None,
+) -> Stay:
+    """The §42a procedure of a stay: reported for distribution on, its result, and the
+    date of the age assessment (§42f). A report or a result stops the §42a clock."""
+    permissions.require(actor.role, Permission.DISCHARGE)
+    stay = get_stay(stay_id)
+    if stay.legal_basis != LegalBasis.P42A:
+        raise RuleViolation(Code.NOT_A_42A_STAY, "stay_id")
+    today = berlin_day(utc_now())
+    start = berlin_day(stay.start_at)
+    for value, name in ((reported_on, "reported_on"), (age_assessed_on, "age_assessed_on")):
+        if value is not None and value > today:
+            raise RuleViolation(Code.DATE_IN_FUTURE, name)
+        if value is not None and value < start:
+            raise RuleViolation(Code.DATE_BEFORE_ADMISSION, name)
+    before = audit.snapshot(stay)
+    stay.distribution_reported_on = reported_on
+    stay.distribution_result = code_of(DistributionResult, result, "result") if result else None
+    stay.age_assessed_on = age_assessed_on
+    after = audit.snapshot(stay)
+    if after == before:
+        raise RuleViolation(Code.NOTHING_CHANGED)
+    audit.record(actor, "stay.distribution", stay, before=before, after=after)
+    return stay
 
 
 MAX_LISTED_STAYS = 5000

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from placement.extensions import db
@@ -160,6 +161,8 @@ def residents_at(facility: Facility, instant: datetime) -> list[Resident]:
                 facility_kind=facility.kind,
                 birth_date=youth.birth_date,
                 instant=instant,
+                subdivision=current_app.config["HOLIDAY_SUBDIVISION"],
+                distribution_done=bool(stay.distribution_reported_on or stay.distribution_result),
             ),
         )
         for stay, youth in rows

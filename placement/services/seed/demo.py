@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 
 from placement.extensions import db
 from placement.models import Facility, OverOccupancyEvent, Stay, Youth
-from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, Role
+from placement.models.enums import (
+    DistributionResult,
+    EndReason,
+    FacilityKind,
+    Gender,
+    LegalBasis,
+    Role,
+)
 from placement.services.accounts import audit, users
 from placement.services.intake import stays
 from placement.services.occupancy import capacity
@@ -198,11 +205,25 @@ def seed_demo(actor: audit.Actor, now: datetime | None = None) -> bool:
     )
     _friesen_opening(actor, result.facility_ids["friesen"], now)
     _history(actor, now, rng)
+    _distribution_so_far(now)
     _replay_over_occupancy()
     for email, name, role in DEMO_USERS:
         users.create_user(actor, email=email, role=role, name=name, password=DEMO_PASSWORD)
     db.session.flush()
     return True
+
+
+def _distribution_so_far(now: datetime) -> None:
+    """The §42a procedure as far as it would have got: reported within a few days, and
+    after a month assigned to this office (they stay). Only the newest are still open."""
+    for stay in db.session.scalars(
+        select(Stay).where(Stay.end_at.is_(None), Stay.legal_basis == LegalBasis.P42A)
+    ).all():
+        start = stay.start_at.astimezone(BERLIN).date()
+        if now - stay.start_at > timedelta(days=6):
+            stay.distribution_reported_on = start + timedelta(days=3)
+        if now - stay.start_at > timedelta(days=28):
+            stay.distribution_result = DistributionResult.ASSIGNED_OFFICE
 
 
 def _friesen_opening(actor: audit.Actor, facility_id: int, now: datetime) -> None:
