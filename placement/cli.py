@@ -168,6 +168,8 @@ def scheduler_run_command() -> None:
     from placement.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Every run of every job (the heartbeat too) would be a line: only problems.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = Scheduler(current_app._get_current_object())
     click.echo(f"Zeitplan-Prozess {scheduler.name} startet.")
     try:

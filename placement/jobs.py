@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import Flask
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from placement import mail
@@ -93,11 +94,18 @@ def daily_summary(app: Flask, instant: datetime | None = None) -> int:
                 return 0
             day = berlin_day(instant)
             count = len(firing)
-            stand = _(
-                "Stand %(day)s: %(n)s offene Hinweise.", day=day.strftime("%d.%m.%Y"), n=count
+            stand = ngettext(
+                "Stand %(day)s: %(num)d offener Hinweis.",
+                "Stand %(day)s: %(num)d offene Hinweise.",
+                count,
+                day=day.strftime("%d.%m.%Y"),
             )
             payload = {
-                "subject": _("Tageszusammenfassung: %(n)s offene Hinweise", n=count),
+                "subject": ngettext(
+                    "Tageszusammenfassung: %(num)d offener Hinweis",
+                    "Tageszusammenfassung: %(num)d offene Hinweise",
+                    count,
+                ),
                 "lines": [stand, *[f"- {alert_line(a.rule, a.details)}" for a in firing]],
             }
             queued = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 
 from flask import Flask, current_app
 from flask_babel import gettext, ngettext
@@ -26,8 +27,11 @@ def compose(recipient: str, notifications: list[Notification]) -> EmailMessage:
     """The mail for one recipient: everything new, still firing and resolved; the subject
     names the most severe item."""
     message = EmailMessage()
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = recipient
-    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["From"] = sender
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     alerts = [n for n in notifications if n.kind in {k for k, _ in SECTIONS}]
     reports = [n for n in notifications if n.kind not in {k for k, _ in SECTIONS}]
     lines: list[str] = []
@@ -79,8 +83,9 @@ def subject(alerts: list[Notification], reports: list[Notification]) -> str:
     first = alert_title(ordered[0].payload["rule"], ordered[0].payload["details"])
     if ordered[0].kind == NotificationKind.RESOLVED:
         first = gettext("Erledigt: %(title)s", title=first)
-    others = len(alerts) - 1
-    if others:
+    # A resolved and a new episode of the same alert in one mail are one subject, not two.
+    others = len({n.alert_id or -n.id for n in alerts}) - 1
+    if others > 0:
         first += ngettext(" und %(num)d weitere", " und %(num)d weitere", others)
     return first
 

@@ -126,6 +126,7 @@ ERRORS = {
     Code.UNKNOWN_ALERT: _l("Dieser Hinweis ist nicht bekannt."),
     Code.UNKNOWN_SILENCE: _l("Diese Stummschaltung ist nicht bekannt."),
     Code.SILENCE_NEEDS_SUBJECT: _l("Bitte eine Einrichtung oder einen Aufenthalt wählen."),
+    Code.SILENCE_REASON_REQUIRED: _l("Bitte angeben, warum stummgeschaltet wird."),
     Code.EXPIRY_REQUIRED: _l("Bitte angeben, bis wann (höchstens 90 Tage)."),
     Code.DATE_IN_FUTURE: _l("Das Datum liegt in der Zukunft."),
     Code.DATE_BEFORE_ADMISSION: _l("Das Datum liegt vor der Aufnahme."),

@@ -97,6 +97,8 @@ class Scheduler:
 
     def _advisory_lock(self) -> bool:
         """PostgreSQL: a session-level advisory lock on a connection kept open."""
+        if self._lock_connection is not None:
+            return True  # held since an earlier round, on the connection kept open
         with self.app.app_context():
             if db.engine.dialect.name != "postgresql":
                 return True

@@ -11,7 +11,7 @@ from placement.extensions import db
 from placement.messages import alert_line, alert_title, error_message
 from placement.services.alerts import inbox, outbox
 from placement.services.alerts.rules import RULES
-from placement.services.errors import Forbidden, PlacementError
+from placement.services.errors import BadInput, Code, Forbidden, PlacementError
 from placement.services.planning.plans import facilities_to_plan
 from placement.views import actor
 
@@ -26,11 +26,15 @@ def _int(value) -> int | None:
     return int(value) if str(value or "").strip().isdigit() else None
 
 
-def _float(value) -> float | None:
-    try:
-        return float(str(value).replace(",", ".")) if str(value or "").strip() else None
-    except ValueError:
+def _number(values, name: str) -> float | None:
+    """A typed number (decimal comma allowed); empty is None, anything else an error."""
+    raw = str(values.get(name) or "").strip()
+    if not raw:
         return None
+    try:
+        return float(raw.replace(",", "."))
+    except ValueError as exc:
+        raise BadInput(Code.NOT_NUMBER, name) from exc
 
 
 def _done(target: str, message: str | None = None):
@@ -137,7 +141,7 @@ def settings():
                 rule,
                 facility_id=_int(values.get("facility_id")),
                 enabled=values.get("enabled") == "1",
-                **{name: _float(values.get(name)) for name in editable},
+                **{name: _number(values, name) for name in editable},
             )
         except PlacementError as error:
             return _refused(error, url_for("alerts.settings"))

@@ -129,14 +129,14 @@ def land():
 
     params = parse_at(request.args, label=_("Stichtag"))
     counts = land_report.land_counts(actor(), params.instant)
-    day = local(params.instant).strftime("%d.%m.%Y")
+    stamp = local(params.instant)
+    day = stamp.strftime("%d.%m.%Y")
     if request.args.get("format") == "csv":
+        name = f"belegungsmeldung-uma-{stamp.date().isoformat()}.csv"  # as the mail's
         return Response(
             land_report.land_csv(day, counts).encode("utf-8-sig"),
             mimetype=FORMATS["csv"],
-            headers={
-                "Content-Disposition": f'attachment; filename="belegungsmeldung-uma-{day}.csv"'
-            },
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
     headers, rows = land_report.land_table(counts)
     return render_template("reports/land.html", params=params, headers=headers, rows=rows, day=day)

@@ -105,6 +105,7 @@ class Code(StrEnum):
     UNKNOWN_ALERT = "unknown_alert"
     UNKNOWN_SILENCE = "unknown_silence"
     SILENCE_NEEDS_SUBJECT = "silence_needs_subject"
+    SILENCE_REASON_REQUIRED = "silence_reason_required"
     EXPIRY_REQUIRED = "expiry_required"
     DATE_IN_FUTURE = "date_in_future"
     DATE_BEFORE_ADMISSION = "date_before_admission"

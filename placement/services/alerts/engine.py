@@ -94,8 +94,13 @@ def queue(
         "severity": extra.get("severity", 1),
         "alert_id": extra.get("alert_id"),
     }
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    return db.session.execute(statement).rowcount == 1
+    statement = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
+    )
+    return db.session.execute(statement).first() is not None
 
 
 def _notify(alert: Alert, kind: NotificationKind, instant: datetime) -> int:
@@ -140,30 +145,56 @@ def apply(found: list[Finding], instant: datetime, rules: list[str] | None = Non
             result.fired += 1
             result.notifications += _notify(alert, NotificationKind.FIRING, instant)
             continue
-        _fill(alert, finding, instant)
         if alert.status == AlertStatus.RESOLVED:
+            flapped = alert.resolved_at is not None and instant - alert.resolved_at <= grace
+            if not flapped and _resolution_unannounced(alert):
+                # No check ran after the grace: the old episode's end is told first.
+                result.notifications += _announce_resolution(alert, instant)
+            _fill(alert, finding, instant)
             alert.status = AlertStatus.FIRING
-            alert.acknowledged_at = alert.acknowledged_by_id = None
-            if alert.resolved_at is not None and instant - alert.resolved_at <= grace:
-                alert.resolved_at = None  # flapped back: the same episode goes on
+            if flapped:
+                alert.resolved_at = None  # the same episode goes on
                 continue
+            alert.acknowledged_at = alert.acknowledged_by_id = None
             alert.episode += 1
             alert.started_at = instant
             alert.resolved_at = None
             result.fired += 1
             result.notifications += _notify(alert, NotificationKind.FIRING, instant)
-        elif alert.last_notified_at is None or instant - alert.last_notified_at >= repeat:
+            continue
+        _fill(alert, finding, instant)
+        if alert.last_notified_at is None or instant - alert.last_notified_at >= repeat:
             result.reminded += 1
             result.notifications += _notify(alert, NotificationKind.REMINDER, instant)
     for key, alert in existing.items():
-        if key in seen or alert.status != AlertStatus.FIRING:
+        if key in seen:
             continue
-        alert.status = AlertStatus.RESOLVED
-        alert.resolved_at = instant
-        result.resolved += 1
-        if RULES[alert.rule].notify_resolved:
-            result.notifications += _notify(alert, NotificationKind.RESOLVED, instant)
+        if alert.status == AlertStatus.FIRING:
+            alert.status = AlertStatus.RESOLVED
+            alert.resolved_at = instant
+            result.resolved += 1
+        # The resolved notice waits out the flapping grace: an alert that fires again
+        # within it goes on in silence, as if it had never stopped.
+        due = alert.resolved_at is not None and instant - alert.resolved_at >= grace
+        if due and _resolution_unannounced(alert):
+            result.notifications += _announce_resolution(alert, instant)
     return result
+
+
+def _resolution_unannounced(alert: Alert) -> bool:
+    notified = alert.last_notified_at
+    return (
+        RULES[alert.rule].notify_resolved
+        and alert.resolved_at is not None
+        and (notified is None or notified < alert.resolved_at)
+    )
+
+
+def _announce_resolution(alert: Alert, instant: datetime) -> int:
+    if silenced(alert, instant):
+        alert.last_notified_at = instant  # nobody wanted to hear of it
+        return 0
+    return _notify(alert, NotificationKind.RESOLVED, instant)
 
 
 def _fill(alert: Alert, finding: Finding, instant: datetime) -> None:

@@ -86,7 +86,7 @@ def silence(
         raise NotFound(Code.UNKNOWN_STAY, "stay_id")
     why = reason_text(reason, "reason")
     if why is None:
-        raise RuleViolation(Code.REASON_REQUIRED, "reason")
+        raise RuleViolation(Code.SILENCE_REASON_REQUIRED, "reason")
     if hours is None or not 1 <= hours <= MAX_SILENCE.total_seconds() // 3600:
         raise RuleViolation(Code.EXPIRY_REQUIRED, "hours")
     instant = utc_now()

@@ -3,7 +3,8 @@
 - §42a (vorläufige Inobhutnahme): report for nationwide distribution within 7 working days
   from the start; working days skip weekends and the public holidays of the office's Land
   (``HOLIDAY_SUBDIVISION``). Distribution is excluded once one calendar month has passed
-  since the start. A stay reported for distribution, or with a result, has neither.
+  since the start (§42b(4)): the report deadline ends with the report, the exclusion
+  only with a result of the distribution.
 - Coming of age: the 18th birthday, shown when it falls within the next 90 days (or has
   already passed while the youth is still placed).
 - Emergency stays (Inobhutnahme, Clearing, Notunterkunft) planned for at most 3 months:
@@ -59,15 +60,17 @@ def deadlines_for_stay(
     birth_date: date,
     instant: datetime,
     subdivision: str = "SN",
-    distribution_done: bool = False,
+    reported: bool = False,
+    distributed: bool = False,
 ) -> list[Deadline]:
     """The deadlines of one open stay as seen at ``instant``, soonest first."""
     today = local(instant).date()
     start_day = local(start_at).date()
     found: list[Deadline] = []
-    if LegalBasis(legal_basis) == LegalBasis.P42A and not distribution_done:
+    if LegalBasis(legal_basis) == LegalBasis.P42A and not (reported or distributed):
         report_by = add_working_days(start_day, DISTRIBUTION_WORKING_DAYS, subdivision)
         found.append(Deadline(DeadlineKind.REPORT_42A, report_by, today > report_by))
+    if LegalBasis(legal_basis) == LegalBasis.P42A and not distributed:
         excluded_from = add_months(start_day, 1)
         found.append(
             Deadline(DeadlineKind.DISTRIBUTION_EXCLUDED, excluded_from, today >= excluded_from)

@@ -15,6 +15,7 @@ from placement.models import Facility, Stay, Youth
 from placement.models.enums import FacilityKind, LegalBasis, label
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
+from placement.services.occupancy.queries import stays_covering
 
 Counts = dict[str, dict[str, int]]  # facility kind -> legal basis -> youths
 
@@ -26,7 +27,7 @@ def land_counts(actor: audit.Actor, instant: datetime) -> Counts:
         select(Facility.kind, Stay.legal_basis, func.count())
         .join(Stay, Stay.facility_id == Facility.id)
         .join(Youth, Youth.id == Stay.youth_id)
-        .where(Youth.uma.is_(True), Stay.start_at <= instant, Stay.end_at.is_(None))
+        .where(Youth.uma.is_(True), stays_covering(instant))
         .group_by(Facility.kind, Stay.legal_basis)
     ).all()
     counts: Counts = defaultdict(dict)
