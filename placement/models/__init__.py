@@ -13,8 +13,8 @@ from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.facility import CapacityPeriod, Facility
 from placement.models.plan import Plan, PlanScope, PlanStatus
 from placement.models.reservation import OverOccupancyEvent, Reservation, ReservationStatus
-from placement.models.stay import Stay
-from placement.models.user import User
+from placement.models.stay import FormSubmission, Stay
+from placement.models.user import User, user_facility
 from placement.models.youth import Youth, youth_exclusion
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Base",
     "CapacityPeriod",
     "Facility",
+    "FormSubmission",
     "OverOccupancyEvent",
     "Plan",
     "PlanScope",
@@ -40,4 +41,5 @@ __all__ = [
     "Youth",
     "utcnow",
     "youth_exclusion",
+    "user_facility",
 ]

@@ -42,6 +42,9 @@ class Facility(Base):
     )
     anonymous_address: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    # "Our numbers are right as of now", confirmed by a facility manager (or admin).
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -93,5 +96,9 @@ class CapacityPeriod(Base):
     # Freihalteplätze: places kept free for emergency admissions.
     reserved_places: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(String(500))
+    # The supervising authority's reference for a temporary ceiling (Aktenzeichen).
+    ceiling_reference: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
     facility: Mapped[Facility] = relationship(back_populates="capacity_periods")

@@ -26,6 +26,7 @@ class Reservation(Base):
     __tablename__ = "reservation"
     __table_args__ = (
         CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        CheckConstraint("places >= 1", name="places_positive"),
         Index("ix_reservation_facility_window", "facility_id", "created_at", "expires_at"),
     )
 
@@ -37,6 +38,8 @@ class Reservation(Base):
         db_enum(ReservationStatus, "reservation_status"), default=ReservationStatus.OPEN
     )
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Places held: one per child of an announced sibling group.
+    places: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # A short operational note ("Polizei bringt 1 Jugendliche/n"), never a name.
     note: Mapped[str | None] = mapped_column(String(200))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

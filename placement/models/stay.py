@@ -51,6 +51,9 @@ class Stay(Base):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[EndReason | None] = mapped_column(db_enum(EndReason, "end_reason"))
+    # Who recorded the end and when (not the end instant itself): the undo window.
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    ended_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     # After an absconding the place stays held (counted as reserved) until this instant.
     place_held_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -70,3 +73,15 @@ class Stay(Base):
 
     def __repr__(self) -> str:
         return f"<Stay youth={self.youth_id} facility={self.facility_id} {self.start_at}>"
+
+
+class FormSubmission(Base):
+    """A one-time token of an admission form, spent in the transaction that records the
+    admission: the same form sent twice (back button, double click) finds it spent."""
+
+    __tablename__ = "form_submission"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    stay_id: Mapped[int | None] = mapped_column(ForeignKey("stay.id", ondelete="SET NULL"))

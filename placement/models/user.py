@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.enums import Role, db_enum
+
+
+# The facilities an account is assigned to: a facility manager's houses, an on-call team's.
+user_facility = Table(
+    "user_facility",
+    Base.metadata,
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("facility_id", ForeignKey("facility.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class User(UserMixin, Base):
@@ -25,7 +34,11 @@ class User(UserMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     api_token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The user interface language chosen by the user ("de", "en"); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    facilities = relationship("Facility", secondary=user_facility, order_by="Facility.name")
 
     @property
     def is_active(self) -> bool:  # Flask-Login
