@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app placement
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install db serve lint bench clean
+.PHONY: run test install db serve lint bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,21 @@ test: install
 lint: install
 	$(BIN)/ruff check placement solver tests benchmarks
 	$(BIN)/ruff format --check placement solver tests benchmarks
+
+# The English catalogue (German is the source language; babel.cfg says where messages are):
+# extract them into messages.pot, merge it into each language's messages.po (new and changed
+# messages empty: Babel's fuzzy guesses matched unrelated texts), compile the .mo files
+# (committed, so that a fresh clone and the wheel carry them), then list what still needs a
+# translation. Translate those entries in placement/translations/<lang>/LC_MESSAGES/messages.po
+# and run this again.
+CATALOGUES := placement/translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg --project Platzplan --version 0.1.0 \
+		--no-wrap --sort-by-file --add-location=file -o $(CATALOGUES)/messages.pot .
+	$(BIN)/pybabel update -i $(CATALOGUES)/messages.pot -d $(CATALOGUES) -l en \
+		--init-missing --no-fuzzy-matching --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -d $(CATALOGUES) --statistics
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_i18n.py -k catalogue
 
 # Benchmarks print figures (medians); they are not tests.
 bench: install

@@ -86,21 +86,25 @@ def _refuse_insecure_secret(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
+    from flask_babel import lazy_gettext
+
     from placement import models  # noqa: F401  (register tables before migrations look)
     from placement.database import configure_engine
     from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
     from placement.services.alerts import engine  # noqa: F401  (the at-once alert hook)
+    from placement.settings.locale import select_locale
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
-    babel.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Bitte melden Sie sich an."
+    login_manager.login_message = lazy_gettext("Bitte melden Sie sich an.")
+    login_manager.localize_callback = str  # the lazy text in the request's language
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
@@ -117,17 +121,21 @@ def _register_blueprints(app: Flask) -> None:
     from placement.facilities import bp as facilities_bp
     from placement.intake import bp as intake_bp
     from placement.main import bp as main_bp
+    from placement.people import bp as people_bp
     from placement.planning import bp as planning_bp
     from placement.reports import bp as reports_bp
+    from placement.settings import bp as settings_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     api.init_app(app)
     app.register_blueprint(intake_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(facilities_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(planning_bp)
     app.register_blueprint(alerts_bp)
+    app.register_blueprint(settings_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

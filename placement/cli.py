@@ -83,15 +83,33 @@ def import_scenario_command(file: Path, as_of: str | None) -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in users.Role]))
 @click.option("--name", default="")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def users_create_command(email: str, role: str, name: str, password: str) -> None:
-    """Create a user account."""
+@click.option(
+    "--facility",
+    "facility_ids",
+    type=int,
+    multiple=True,
+    help="Id einer Einrichtung, die dem Konto zugeordnet wird (mehrfach möglich).",
+)
+def users_create_command(
+    email: str, role: str, name: str, password: str, facility_ids: tuple[int, ...]
+) -> None:
+    """Create a user account (optionally assigned to facilities)."""
     try:
-        user = users.create_user(audit.CLI, email=email, role=role, name=name, password=password)
+        user = users.create_user(
+            audit.CLI,
+            email=email,
+            role=role,
+            name=name,
+            password=password,
+            facility_ids=list(facility_ids),
+        )
     except PlacementError as exc:
         db.session.rollback()
         raise click.ClickException(error_message(exc)) from exc
     db.session.commit()
     click.echo(f"Konto {user.email} ({user.role.value}) angelegt.")
+    for facility in user.facilities:
+        click.echo(f"Zugeordnet: {facility.name} (Id {facility.id})")
 
 
 @users_cli.command("token")

@@ -35,6 +35,15 @@ class DefaultConfig:
     RESERVATION_MAX_HOURS = 72
     ABSCONDED_HOLD_DAYS = 3  # an absconded youth's place stays held this long
     MAX_FUTURE_MINUTES = 10  # tolerance for clocks when a time is typed in
+    # A facility's occupancy not confirmed by its manager for longer than this is flagged
+    # as possibly stale on the overview and in the place finder.
+    FACILITY_CONFIRMATION_STALE_HOURS = 24
+    DISCHARGE_UNDO_MINUTES = 15  # who recorded a discharge may take it back this long
+
+    # Finding people: lists of placed and absconded youths, search results.
+    PEOPLE_PAGE_SIZE = 50
+    PEOPLE_MAX_PAGE_SIZE = 200
+    DEADLINE_DUE_DAYS = 7  # "deadline due": overdue, or due within this many days
 
     # Move plans. The embedded default runs the plan worker as a thread of the serving
     # process; production sets PLAN_WORKER_THREAD = False and runs `flask worker run`.

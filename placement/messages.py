@@ -8,6 +8,7 @@ API field name, or the form label)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import gettext
@@ -15,8 +16,9 @@ from flask_babel import gettext
 from placement.models.enums import label
 from placement.services.errors import Code, PlacementError
 from placement.services.intake.arrivals import Warning, WarningCode
-from placement.services.intake.rules import Mismatch, MismatchCode
+from placement.services.intake.rules import Mismatch, MismatchCode, Notice, NoticeCode
 from placement.services.planning.plans import StaleCode
+from placement.timeutil import local
 
 
 def _l(message: str) -> str:
@@ -119,6 +121,53 @@ ERRORS = {
         "Die Lage hat sich seit der Prüfung geändert: bitte die neuen Hinweise lesen und "
         "erneut bestätigen."
     ),
+    Code.CONFIRMATION_REQUIRED: _l(
+        "Bitte zuerst prüfen und bestätigen: %(notices)s (Vorschau anfordern und deren "
+        "„confirmation“ mitsenden)."
+    ),
+    Code.FORM_ALREADY_SUBMITTED: _l(
+        "Dieses Aufnahmeformular wurde bereits abgeschickt; die Aufnahme ist gespeichert. "
+        "Für eine weitere Aufnahme bitte ein neues Formular öffnen."
+    ),
+    Code.FILE_NUMBER_OPEN_STAY: _l(
+        "Unter dem Aktenzeichen „%(file_number)s“ ist %(reference)s bereits aufgenommen "
+        "(%(facility)s); bitte den bestehenden Aufenthalt öffnen und ggf. verlegen."
+    ),
+    Code.REFERENCE_LOOKS_LIKE_NAME: _l(
+        "Das sieht wie ein Name aus. Bitte keine Namen eintragen, sondern ein Kürzel wie "
+        "„IO-2026-17“ oder das Feld leer lassen (wird automatisch vergeben)."
+    ),
+    Code.LOCAL_TIME_NONEXISTENT: _l(
+        "%(time)s gibt es nicht (Umstellung auf Sommerzeit: die Uhr springt von 02:00 auf "
+        "03:00); bitte die Uhrzeit prüfen."
+    ),
+    Code.LOCAL_TIME_AMBIGUOUS: _l(
+        "%(time)s gibt es zweimal (Umstellung auf Winterzeit); bitte eine Uhrzeit vor 02:00 "
+        "oder ab 03:00 angeben oder den Zeitpunkt mit Zeitzone über die API erfassen."
+    ),
+    Code.UNDO_STAY_OPEN: _l("Dieser Aufenthalt ist nicht beendet: es gibt nichts zurückzunehmen."),
+    Code.UNDO_NOT_OWN: _l(
+        "Nur wer die Entlassung erfasst hat, kann sie zurücknehmen. Bitte eine Korrektur "
+        "des Aufenthalts veranlassen (Einrichtungsleitung)."
+    ),
+    Code.UNDO_EXPIRED: _l(
+        "Die Entlassung wurde vor mehr als %(minutes)s Minuten erfasst und kann nicht mehr "
+        "zurückgenommen werden. Bitte stattdessen den Aufenthalt korrigieren lassen "
+        "(Einrichtungsleitung: „Korrigieren“, Ende leeren)."
+    ),
+    Code.UNDO_LATER_STAY: _l(
+        "Die Person hat nach diesem Aufenthalt einen weiteren; die Entlassung kann nicht "
+        "zurückgenommen werden. Bitte eine Korrektur veranlassen."
+    ),
+    Code.UNDO_OPEN_STAY: _l(
+        "Die Person ist inzwischen anderswo aufgenommen; die Entlassung kann nicht "
+        "zurückgenommen werden. Bitte eine Korrektur veranlassen."
+    ),
+    Code.SEARCH_QUERY_REQUIRED: _l("Bitte ein Kürzel oder Aktenzeichen eingeben."),
+    Code.DEADLINE_FILTER_OPEN_ONLY: _l(
+        "Fristen gibt es nur für untergebrachte Personen: der Filter „Frist fällig“ gilt nur "
+        "für die Liste der Untergebrachten."
+    ),
     Code.UNKNOWN_NOTIFICATION: _l("Diese Benachrichtigung ist nicht bekannt."),
     Code.NOT_A_DEAD_LETTER: _l(
         "Nur nicht zustellbare Benachrichtigungen können erneut gesendet werden."
@@ -130,6 +179,21 @@ ERRORS = {
     Code.EXPIRY_REQUIRED: _l("Bitte angeben, bis wann (höchstens 90 Tage)."),
     Code.DATE_IN_FUTURE: _l("Das Datum liegt in der Zukunft."),
     Code.DATE_BEFORE_ADMISSION: _l("Das Datum liegt vor der Aufnahme."),
+    Code.HISTORY_IN_FUTURE: _l(
+        "„%(field)s“: %(value)s liegt in der Zukunft. Rückblickende Stände gibt es nur bis "
+        "jetzt (%(latest)s); wie sich die Belegung entwickelt, ist eine Prognose."
+    ),
+    Code.HISTORY_BEFORE_DATA: _l(
+        "„%(field)s“: %(value)s liegt vor den ersten erfassten Daten. Erlaubt ist ein "
+        "Zeitpunkt von %(earliest)s bis %(latest)s."
+    ),
+    Code.MONTH_IN_FUTURE: _l(
+        "„%(field)s“: %(value)s hat noch nicht begonnen. Erlaubt sind Monate bis %(latest)s."
+    ),
+    Code.MONTH_BEFORE_DATA: _l(
+        "„%(field)s“: %(value)s liegt vor den ersten erfassten Daten. Erlaubt sind Monate "
+        "von %(earliest)s bis %(latest)s."
+    ),
     Code.NOT_A_42A_STAY: _l("Das gilt nur für vorläufige Inobhutnahmen (§ 42a)."),
     Code.NEGATIVE_LIMIT: _l("Bitte eine positive Zahl angeben (oder leer lassen)."),
     Code.PLAN_NEEDS_TWO_FACILITIES: _l("Bitte mindestens zwei Einrichtungen wählen."),
@@ -169,6 +233,38 @@ ERRORS = {
     Code.PERIOD_OVERLAP: _l(
         "Der Zeitraum überschneidet sich mit einem bestehenden Kapazitätszeitraum."
     ),
+    Code.PERIOD_STARTS_THERE: _l(
+        "Ab %(start)s gilt bereits ein eigener Kapazitätszeitraum; nichts wird überschrieben. "
+        "Bitte einen anderen Zeitpunkt wählen."
+    ),
+    Code.PERIOD_OVERLAPS_NEXT: _l(
+        "Der Zeitraum überschneidet sich mit dem Kapazitätszeitraum ab %(start)s: bitte "
+        "früher enden lassen oder zuerst jenen Zeitraum ändern."
+    ),
+    Code.CAPACITY_REQUIRED: _l(
+        "Zu diesem Zeitpunkt sind keine Plätze hinterlegt: bitte „%(field)s“ angeben."
+    ),
+    Code.CEILING_END_REQUIRED: _l("Eine befristete Obergrenze braucht ein Enddatum („bis“)."),
+    Code.CEILING_END_WITHOUT_CEILING: _l(
+        "Ein Enddatum gilt nur zusammen mit einer befristeten Obergrenze."
+    ),
+    Code.CEILING_REFERENCE_REQUIRED: _l(
+        "Bitte das Aktenzeichen der Genehmigung der befristeten Obergrenze angeben."
+    ),
+    Code.OVER_USABLE_CONFIRMATION: _l(
+        "Nach dieser Änderung wären %(over)s Personen mehr untergebracht als Plätze belegbar "
+        "sind (%(occupied)s belegt, %(usable)s belegbar). Bitte die Änderung bestätigen."
+    ),
+    Code.FACILITY_CODE_INVALID: _l(
+        "Das Kürzel darf nur Kleinbuchstaben a–z, Ziffern, „-“ und „_“ enthalten "
+        "(höchstens %(max)s Zeichen)."
+    ),
+    Code.FACILITY_CODE_TAKEN: _l("Das Kürzel „%(value)s“ ist bereits vergeben."),
+    Code.AGE_RANGE_INVALID: _l("Das Mindestalter darf nicht über dem Höchstalter liegen."),
+    Code.GENDERS_REQUIRED: _l("Bitte mindestens ein Geschlecht wählen."),
+    Code.POSTAL_CODE_INVALID: _l("Die Postleitzahl besteht aus fünf Ziffern."),
+    Code.FACILITY_ALREADY_CLOSED: _l("Diese Einrichtung ist bereits geschlossen."),
+    Code.FACILITY_ALREADY_OPEN: _l("Diese Einrichtung ist bereits geöffnet."),
     Code.INVALID_SCENARIO: _l("Das Szenario ist ungültig: %(errors)s"),
     Code.INVALID_SEED_SIZE: _l("Bitte positive Anzahlen und Jahre angeben."),
     Code.DATABASE_NOT_EMPTY: _l(
@@ -187,6 +283,28 @@ WARNINGS = {
         "belegbare Plätze (%(usable)s)."
     ),
 }
+
+NOTICES = {
+    NoticeCode.START_BACKDATED: _l("Beginn liegt %(ago)s zurück: %(when)s – bitte bestätigen."),
+    NoticeCode.START_IN_FUTURE: _l(
+        "Beginn liegt %(ahead)s in der Zukunft: %(when)s – bitte bestätigen."
+    ),
+    NoticeCode.ADULT: _l(
+        "%(who)s ist %(age)s Jahre alt, also volljährig: eine Inobhutnahme (§ 42) gilt nur "
+        "Minderjährigen. Bitte bestätigen, dass es Hilfe für junge Volljährige (§ 41) ist "
+        "oder die Alterseinschätzung Volljährigkeit ergeben hat."
+    ),
+}
+
+WEEKDAYS = [
+    _l("Montag"),
+    _l("Dienstag"),
+    _l("Mittwoch"),
+    _l("Donnerstag"),
+    _l("Freitag"),
+    _l("Samstag"),
+    _l("Sonntag"),
+]
 
 MISMATCHES = {
     MismatchCode.AGE: _l("Alter %(age)s liegt außerhalb von %(min)s–%(max)s Jahren"),
@@ -266,15 +384,51 @@ def warning_message(warning: Warning) -> str:
     )
 
 
+def spelt_out(instant) -> str:
+    """An instant as "Freitag, 27.11.2026 22:15" (Berlin time)."""
+    from placement.timeutil import local
+
+    shown = local(instant)
+    return f"{gettext(WEEKDAYS[shown.weekday()])}, {shown.strftime('%d.%m.%Y %H:%M')}"
+
+
+def _span_text(days: int, hours: int) -> str:
+    if days >= 2:
+        return gettext("%(n)s Tage", n=days)
+    if hours == 1:
+        return gettext("1 Stunde")
+    return gettext("%(n)s Stunden", n=hours)
+
+
+def notice_message(notice: Notice, who: str | None = None) -> str:
+    """The German text of an admission notice; ``who`` names the person (default: "Die
+    Person")."""
+    params = notice.params
+    if notice.code == NoticeCode.ADULT:
+        return gettext(NOTICES[notice.code], who=who or gettext("Die Person"), age=params["age"])
+    span = _span_text(params["days"], params["hours"])
+    return gettext(NOTICES[notice.code], ago=span, ahead=span, when=spelt_out(params["at"]))
+
+
+def _param_shown(value):
+    """A message parameter as shown: enum labels, instants as dd.MM.yyyy HH:mm (Berlin)."""
+    if isinstance(value, StrEnum):
+        return label(value)
+    if isinstance(value, datetime):
+        # Python's zone data, as when the value was parsed (Babel renders instants before
+        # 1893 in local mean time differently: 1900 showed as "31.12.1899 23:53").
+        return local(value).strftime("%d.%m.%Y %H:%M")
+    return value
+
+
 def error_message(error: PlacementError, field_label: str | None = None) -> str:
     """The German message of an error; ``field_label`` names the field (default: the
     error's field as it is)."""
-    params = {
-        key: label(value) if isinstance(value, StrEnum) else value
-        for key, value in error.params.items()
-    }
+    params = {key: _param_shown(value) for key, value in error.params.items()}
     if "mismatches" in params:
         params["mismatches"] = "; ".join(mismatch_messages(params["mismatches"]))
+    if "notices" in params:
+        params["notices"] = " ".join(notice_message(n) for n in params["notices"])
     params.setdefault("field", field_label or error.field or "")
     return gettext(ERRORS[error.code], **params)
 

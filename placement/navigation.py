@@ -13,7 +13,8 @@ NAV_ITEMS = (
     ("main.index", _l("Übersicht"), Permission.VIEW_COUNTS),
     ("intake.places", _l("Platz finden"), Permission.ADMIT),
     ("intake.reservations", _l("Reservierungen"), Permission.ADMIT),
-    ("facilities.index", _l("Einrichtungen"), Permission.VIEW_COUNTS),
+    ("people.placed", _l("Untergebracht"), Permission.VIEW_PERSONS),
+    ("main.facilities", _l("Einrichtungen"), Permission.VIEW_COUNTS),
     ("reports.index", _l("Berichte"), Permission.VIEW_COUNTS),
     ("planning.index", _l("Umzugspläne"), Permission.PLAN),
     ("alerts.index", _l("Hinweise"), Permission.ALERTS),
@@ -26,21 +27,43 @@ def user_can(permission: Permission | str) -> bool:
     return current_user.is_authenticated and can(current_user.role, Permission(permission))
 
 
+# Pages without an entry of their own belong to the entry of their section: the first
+# matching prefix names it (exact endpoints of other entries win).
+SECTIONS = (
+    ("facilities.", "main.facilities"),
+    ("intake.stay", "people.placed"),
+    ("intake.", "intake.places"),
+    ("people.", "people.placed"),
+    ("reports.", "reports.index"),
+    ("planning.", "planning.index"),
+    ("alerts.", "alerts.index"),
+)
+
+
+def current_entry(endpoint: str | None, visible: list[str]) -> str | None:
+    """The one navigation entry marked current for ``endpoint`` among ``visible``."""
+    if not endpoint:
+        return None
+    if endpoint in visible:
+        return endpoint
+    for prefix, entry in SECTIONS:
+        if endpoint.startswith(prefix) and entry in visible:
+            return entry
+    return None
+
+
 def nav_items() -> list[dict[str, object]]:
-    items = []
-    blueprint = (request.endpoint or "").split(".")[0]
-    for endpoint, label, permission in NAV_ITEMS:
-        if endpoint in current_app.view_functions and user_can(permission):
-            items.append(
-                {
-                    "url": url_for(endpoint),
-                    "label": label,
-                    "active": endpoint.split(".")[0] == blueprint
-                    if endpoint != "main.index"
-                    else request.endpoint == endpoint,
-                }
-            )
-    return items
+    """The entries the user may use; exactly one (or none) is the current one."""
+    visible = [
+        (endpoint, label)
+        for endpoint, label, permission in NAV_ITEMS
+        if endpoint in current_app.view_functions and user_can(permission)
+    ]
+    current = current_entry(request.endpoint, [endpoint for endpoint, _label in visible])
+    return [
+        {"url": url_for(endpoint), "label": label, "active": endpoint == current}
+        for endpoint, label in visible
+    ]
 
 
 def inject() -> dict[str, object]:

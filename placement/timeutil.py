@@ -26,11 +26,36 @@ def local(value: datetime) -> datetime:
     return value.astimezone(BERLIN)
 
 
-def from_local(value: datetime | None) -> datetime | None:
-    """A naive wall-clock time typed in a form, read as Berlin time, as an aware UTC instant."""
+def local_time_problem(value: datetime) -> str | None:
+    """Why a naive Berlin wall-clock time names no single instant: "nonexistent" in the
+    spring gap (29.03.2026 02:30), "ambiguous" in the autumn overlap (25.10.2026 02:30)."""
+    first = value.replace(tzinfo=BERLIN, fold=0)
+    second = value.replace(tzinfo=BERLIN, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    # In the gap both folds map to wall-clock times other than the one typed.
+    back = first.astimezone(UTC).astimezone(BERLIN).replace(tzinfo=None)
+    return "nonexistent" if back != value else "ambiguous"
+
+
+def from_local(value: datetime | None, field: str | None = None) -> datetime | None:
+    """A naive wall-clock time typed in a form, read as Berlin time, as an aware UTC instant.
+
+    A time that does not exist (spring clock change) or exists twice (autumn) is refused
+    with a coded error naming ``field``, never shifted to a neighbouring hour."""
     if value is None:
         return None
     if value.tzinfo is None:
+        problem = local_time_problem(value)
+        if problem is not None:
+            from placement.services.errors import Code, RuleViolation
+
+            code = (
+                Code.LOCAL_TIME_NONEXISTENT
+                if problem == "nonexistent"
+                else (Code.LOCAL_TIME_AMBIGUOUS)
+            )
+            raise RuleViolation(code, field, time=value.strftime("%d.%m.%Y %H:%M"))
         value = value.replace(tzinfo=BERLIN)
     return value.astimezone(UTC)
 

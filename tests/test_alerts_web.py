@@ -466,14 +466,17 @@ def test_the_42a_form_refuses_bad_dates_at_their_field(app):
     uma, _, start_day = stays_42a(app)
     client = client_as(app, "facility_manager")
     tomorrow = berlin_day(real_now()) + timedelta(days=1)
-    future = client.post(f"/stays/{uma}/distribution", data={"reported_on": tomorrow.isoformat()})
+    future = client.post(
+        f"/stays/{uma}/distribution", data={"distribution-reported_on": tomorrow.isoformat()}
+    )
     assert future.status_code == 422
     html = page(future)
     assert "Das Datum liegt in der Zukunft." in html
-    assert 'id="reported_on"' in html and "is-invalid" in html.split('id="reported_on"')[0][-300:]
+    field = 'id="distribution-reported_on"'
+    assert field in html and "is-invalid" in html.split(field)[0][-300:]
     before = client.post(
         f"/stays/{uma}/distribution",
-        data={"age_assessed_on": (start_day - timedelta(days=1)).isoformat()},
+        data={"distribution-age_assessed_on": (start_day - timedelta(days=1)).isoformat()},
     )
     assert before.status_code == 422
     assert "Das Datum liegt vor der Aufnahme." in page(before)
@@ -482,7 +485,10 @@ def test_the_42a_form_refuses_bad_dates_at_their_field(app):
         assert stay.distribution_reported_on is None and stay.age_assessed_on is None
     saved = client.post(
         f"/stays/{uma}/distribution",
-        data={"reported_on": start_day.isoformat(), "result": "assigned_land"},
+        data={
+            "distribution-reported_on": start_day.isoformat(),
+            "distribution-result": "assigned_land",
+        },
         follow_redirects=True,
     )
     assert "§ 42a-Angaben gespeichert." in page(saved)

@@ -42,9 +42,17 @@ def new_youth(**overrides):
     return youth
 
 
-def admit(api, facility_id, role="on_call", **body):
+def admit(api, facility_id, role="on_call", confirm=True, **body):
+    """Admit through the API; a start more than 24 hours back or ahead is confirmed with
+    the preview's token first (as a client does after showing the notice), unless
+    ``confirm`` is False."""
     payload = {"facility_id": facility_id, "legal_basis": "42-1-2", "youth": new_youth()}
     payload.update(body)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    if confirm and "start" in payload and "confirmation" not in payload:
+        shown = api.post("/admissions/preview", json=payload, role=role)
+        if shown.status_code == 200 and shown.get_json()["notices"]:
+            payload["confirmation"] = shown.get_json()["confirmation"]
     return api.post("/admissions", json=payload, role=role)
 
 
@@ -278,9 +286,19 @@ def test_admission_bad_input_names_the_field_and_writes_nothing(
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Stay)) == 0
 
 
-def test_admission_in_the_future_is_refused(api, houses):
-    response = admit(api, houses[0], start=_future())
+def test_admission_in_the_future_needs_a_confirmation(api, houses):
+    soon = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    response = admit(api, houses[0], start=soon, confirm=False)
     assert response.status_code == 422 and response.get_json()["field"] == "start"
+    assert response.get_json()["code"] == "confirmation_required"
+    assert "in der Zukunft" in response.get_json()["error"]
+    assert admit(api, houses[0], start=soon).status_code == 201
+
+
+def test_admission_more_than_a_day_ahead_is_refused(api, houses):
+    response = admit(api, houses[0], start=_future(2))
+    assert response.status_code == 422 and response.get_json()["field"] == "start"
+    assert response.get_json()["code"] == "instant_in_future"
 
 
 def test_duplicate_reference_is_a_conflict(api, houses):
@@ -593,14 +611,13 @@ def test_correction_cannot_create_overlaps(api, houses):
         f"/stays/{first['id']}/discharge",
         json={"reason": "return_home", "time": "2024-03-10T10:00:00+01:00"},
     )
-    api.post(
-        "/admissions",
-        json={
-            "facility_id": b,
-            "legal_basis": "42-1-1",
-            "youth_id": first["youth"]["id"],
-            "start": "2024-04-01T10:00:00+01:00",
-        },
+    admit(
+        api,
+        b,
+        legal_basis="42-1-1",
+        youth=None,
+        youth_id=first["youth"]["id"],
+        start="2024-04-01T10:00:00+01:00",
     )
     response = api.patch(
         f"/stays/{first['id']}",

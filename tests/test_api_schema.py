@@ -138,6 +138,15 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.post(f"/stays/{new_id}/discharge", json={"reason": "other"}).status_code == 409
     assert api.post(f"/stays/{new_id}/discharge", json={}).status_code == 400
     assert api.post("/stays/999999/discharge", json={"reason": "other"}).status_code == 404
+    assert api.post(f"/stays/{new_id}/undo-discharge").status_code == 200
+    assert api.post(f"/stays/{new_id}/undo-discharge").status_code == 409
+    assert api.post("/stays/999999/undo-discharge").status_code == 404
+    assert api.post(f"/stays/{new_id}/undo-discharge", role="department_head").status_code == 403
+    assert api.get("/youths?q=Y").status_code == 200
+    assert api.get("/youths").status_code == 400
+    assert api.get("/youths?q=%20").status_code == 422
+    assert api.get("/youths?q=Y", role="department_head").status_code == 403
+    assert api.get("/stays?status=absconded&deadline=any").status_code == 422
 
     # Move plans: started, solved by a worker, followed, executed, cancelled.
     from placement.worker import PlanWorker
@@ -179,6 +188,38 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.post(f"/plans/{other}/cancel").status_code == 200
     assert api.post("/plans/999999/cancel").status_code == 404
     assert api.post(f"/plans/{other}/cancel", role="on_call").status_code == 403
+
+    # Facility administration: the manager of Haus Tour; Haus Ziel is not theirs.
+    with app.app_context():
+        from placement.models import Facility, User
+
+        manager = db.session.scalar(db.select(User).filter_by(email="facility_manager@example.org"))
+        manager.facilities = [db.session.get(Facility, house_id)]
+        db.session.commit()
+    new = {"name": "Haus Neu", "kind": "clearing", "licensed": 4}
+    created = api.post("/facilities", json=new, role="admin")
+    assert created.status_code == 201
+    assert api.post("/facilities", json=new).status_code == 403
+    assert api.post("/facilities", json={"kind": "clearing"}, role="admin").status_code == 400
+    code = created.get_json()["code"]
+    assert api.post("/facilities", json={**new, "code": code}, role="admin").status_code == 409
+    assert api.patch(f"/facilities/{house_id}", json={"operator": "Stadt"}).status_code == 200
+    assert api.patch(f"/facilities/{house_id}", json={"age_min": 40}).status_code == 422
+    assert api.patch(f"/facilities/{other_id}", json={"operator": "x"}).status_code == 403
+    assert api.patch("/facilities/999999", json={"operator": "x"}).status_code == 404
+    assert api.get(f"/facilities/{house_id}/capacity").status_code == 200
+    assert api.get("/facilities/999999/capacity").status_code == 404
+    change = {"usable": 1}
+    assert api.post(f"/facilities/{house_id}/capacity/preview", json=change).status_code == 200
+    assert (
+        api.post(f"/facilities/{house_id}/capacity/preview", json={"usable": 9}).status_code == 422
+    )
+    assert api.post(f"/facilities/{other_id}/capacity", json=change).status_code == 403
+    assert api.post(f"/facilities/{house_id}/capacity", json={"usable": "x"}).status_code == 400
+    assert api.post(f"/facilities/{house_id}/capacity", json=change).status_code in (201, 409)
+    assert api.post(f"/facilities/{house_id}/confirm").status_code == 200
+    assert api.post(f"/facilities/{other_id}/confirm").status_code == 403
+    assert api.post("/facilities/999999/confirm").status_code == 404
 
     unauthenticated = api.client.get("/api/v1/stays")
     assert unauthenticated.status_code == 401

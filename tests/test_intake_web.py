@@ -187,40 +187,53 @@ def test_reservation_refused_when_full(app, client, setup):
 
 def test_discharge_move_and_correct_from_the_stay_page(app, client, setup):
     a, b = setup
-    location = client.post("/intake/admit", data=_new(a, start="2024-03-01T10:00")).headers[
-        "Location"
-    ]
+    # A backdated start is confirmed with the date spelt out, then recorded.
+    form = _new(a, start="2024-03-01T10:00")
+    asked = client.post("/intake/admit", data=form).get_data(as_text=True)
+    assert "Beginn liegt" in asked and "Freitag, 01.03.2024 10:00" in asked
+    confirmed = client.post("/intake/admit", data={**form, "confirm": _confirmation(asked)})
+    location = confirmed.headers["Location"]
     stay_id = int(location.rsplit("/", 1)[1])
     page = client.get(location).get_data(as_text=True)
     assert "01.03.2024 10:00" in page  # Berlin wall-clock time as typed
 
-    bad = client.post(f"/stays/{stay_id}/move", data={"facility_id": b, "time": "2024-02-01T10:00"})
+    bad = client.post(
+        f"/stays/{stay_id}/move", data={"move-facility_id": b, "move-time": "2024-02-01T10:00"}
+    )
     assert bad.status_code == 422
     assert "Die Verlegung muss nach der Aufnahme liegen." in bad.get_data(as_text=True)
     moved = client.post(
-        f"/stays/{stay_id}/move", data={"facility_id": b, "time": "2024-03-05T12:00"}
+        f"/stays/{stay_id}/move",
+        data={"move-facility_id": b, "move-time": "2024-03-05T12:00"},
     )
     new_id = int(moved.headers["Location"].rsplit("/", 1)[1])
     corrected = client.post(
         f"/stays/{new_id}/correct",
         data={
-            "facility_id": b,
-            "legal_basis": "42a",
-            "start_at": "2024-03-05T12:00",
-            "end_at": "",
-            "end_reason": "",
-            "reason": "Rechtsgrundlage falsch",
+            "correct-facility_id": b,
+            "correct-legal_basis": "42a",
+            "correct-start_at": "2024-03-05T12:00",
+            "correct-end_at": "",
+            "correct-end_reason": "",
+            "correct-reason": "Rechtsgrundlage falsch",
         },
     )
     assert corrected.status_code == 302
     missing_reason = client.post(
         f"/stays/{new_id}/correct",
-        data={"facility_id": b, "legal_basis": "42a", "start_at": "2024-03-05T12:00"},
+        data={
+            "correct-facility_id": b,
+            "correct-legal_basis": "42a",
+            "correct-start_at": "2024-03-05T12:00",
+        },
     )
     assert "Bitte den Grund der Korrektur angeben." in missing_reason.get_data(as_text=True)
+    discharge = {"discharge-reason": "follow_on_help", "discharge-time": "2024-03-20T09:00"}
+    asked = client.post(f"/stays/{new_id}/discharge", data=discharge)
+    assert asked.status_code == 200 and "Entlassung bestätigen" in asked.get_data(as_text=True)
     done = client.post(
         f"/stays/{new_id}/discharge",
-        data={"reason": "follow_on_help", "time": "2024-03-20T09:00"},
+        data={**discharge, "discharge-confirm": "1"},
         follow_redirects=True,
     )
     assert "Entlassung gespeichert." in done.get_data(as_text=True)

@@ -131,7 +131,7 @@ def test_bad_instant_shows_german_error_keeps_value_and_falls_back_to_now(
     login()
     response = client.get("/?at=gestern%20abend&age=abc")
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "„Stand“: „gestern abend“ ist kein gültiger Zeitpunkt" in html
     assert 'value="gestern abend"' in html
     assert "„Alter“" in html

@@ -126,3 +126,128 @@ def test_bad_month_and_stichtag_are_named(app, client, scenario, login):
 
 def test_reports_need_login(client):
     assert client.get("/reports/monthly").status_code == 302
+
+
+# --- history views refuse the future and instants before the data ------------------------
+
+
+def test_history_services_refuse_future_and_before_data(scenario):
+    from datetime import timedelta
+
+    from placement.services.errors import BadInput, Code
+    from placement.services.reporting import facility_page, history, overview
+    from placement.timeutil import now as utcnow
+    from tests.conftest import at
+
+    assert history.data_start() == at("2024-01-01 00:00")
+    future = utcnow() + timedelta(hours=2)
+    early = at("1900-01-01 00:00")
+    calls = [
+        lambda t: reports.stichtag_report(SYSTEM, t),
+        lambda t: overview.board_at(SYSTEM, t, as_of=True),
+        lambda t: facility_page.facility_page(SYSTEM, scenario.a_id, t, as_of=True),
+    ]
+    for call in calls:
+        for instant, code in ((future, Code.HISTORY_IN_FUTURE), (early, Code.HISTORY_BEFORE_DATA)):
+            with pytest.raises(BadInput) as caught:
+                call(instant)
+            assert (caught.value.code, caught.value.field) == (code, "at")
+        call(at("2024-01-01 00:00"))  # the first recorded instant is fine
+    # "Now" without an as-of is never refused.
+    overview.board_at(SYSTEM, future)
+    with pytest.raises(BadInput) as caught:
+        reports.monthly_report(SYSTEM, 2099, 1)
+    assert (caught.value.code, caught.value.field) == (Code.MONTH_IN_FUTURE, "month")
+    with pytest.raises(BadInput) as caught:
+        reports.monthly_report(SYSTEM, 2023, 12)
+    assert caught.value.code == Code.MONTH_BEFORE_DATA
+    reports.monthly_report(SYSTEM, 2024, 1)
+    today = utcnow().date()
+    reports.monthly_report(SYSTEM, today.year, today.month)  # the running month
+
+
+def test_history_pages_name_the_field_and_the_allowed_range(app, client, scenario, login):
+    login()
+    response = client.get("/reports/stichtag?at=2099-01-01T00:00")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "„Stichtag“: 01.01.2099 00:00 liegt in der Zukunft" in html
+    assert "rückblickend" not in html and 'id="report"' not in html
+    assert 'value="2099-01-01T00:00"' in html
+    response = client.get("/reports/stichtag?at=1900-01-01T00:00")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "„Stichtag“: 01.01.1900 00:00 liegt vor den ersten erfassten Daten" in html
+    assert "von 01.01.2024 01:00 bis" in html
+    assert "1899" not in html
+    # Downloads are refused the same way rather than sending an empty file.
+    response = client.get("/reports/stichtag?at=2099-01-01T00:00&format=csv")
+    assert response.status_code == 422 and response.mimetype == "text/html"
+
+    response = client.get("/reports/monthly?month=2099-01")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "„Monat“: 01/2099 hat noch nicht begonnen" in html
+    assert 'value="2099-01"' in html and 'id="report"' not in html
+    html = client.get("/reports/monthly?month=1995-05").get_data(as_text=True)
+    assert "„Monat“: 05/1995 liegt vor den ersten erfassten Daten" in html
+    assert "von 01/2024 bis" in html
+    assert client.get("/reports/monthly?month=2024-03").status_code == 200
+
+    response = client.get("/?at=2099-01-01T00:00")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "„Stand“: 01.01.2099 00:00 liegt in der Zukunft" in html
+    assert "Angezeigt wird der aktuelle Stand." in html
+    assert "rückblickend" not in html and "Haus A" in html
+    assert 'value="2099-01-01T00:00"' in html
+    html = client.get("/?at=1900-01-01T00:00").get_data(as_text=True)
+    assert "liegt vor den ersten erfassten Daten" in html and "1899" not in html
+    assert "rückblickend" in client.get("/?at=2024-03-01T13:00").get_data(as_text=True)
+
+    html = client.get(f"/facilities/{scenario.a_id}?at=2099-01-01T00:00").get_data(as_text=True)
+    assert "„Stand“: 01.01.2099 00:00 liegt in der Zukunft" in html
+    html = client.get(f"/facilities/{scenario.a_id}?at=1900-01-01T00:00").get_data(as_text=True)
+    assert "liegt vor den ersten erfassten Daten" in html
+
+
+def test_api_occupancy_refuses_future_and_before_data(api, scenario):
+    response = api.get("/occupancy?at=2099-01-01T00:00:00Z", role="department_head")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["field"], body["code"]) == ("at", "history_in_future")
+    assert "„at“" in body["error"] and "Zukunft" in body["error"]
+    response = api.get("/occupancy?at=1900-01-01T00:00:00Z", role="department_head")
+    body = response.get_json()
+    assert response.status_code == 400
+    assert (body["field"], body["code"]) == ("at", "history_before_data")
+    assert "01.01.2024 01:00" in body["error"]
+    assert api.get("/occupancy", role="department_head").status_code == 200
+    assert api.get("/occupancy?at=2024-03-01T12:00:00Z", role="department_head").status_code == 200
+
+
+def test_xlsx_has_percent_shares_widths_frozen_header_and_filter(app, client, scenario, login):
+    login()
+    for url in ("/reports/monthly?month=2024-03", "/reports/stichtag?at=2024-03-01T13:00"):
+        workbook = load_workbook(io.BytesIO(client.get(url + "&format=xlsx").data))
+        sheet = workbook.active
+        header = [c.value for c in sheet[3]]
+        last = sheet.max_row
+        assert sheet.freeze_panes == "B4"
+        assert sheet.auto_filter.ref == f"A3:{sheet.cell(3, len(header)).column_letter}{last}"
+        assert all(c.font.bold for c in sheet[3])
+        shares = [i for i, h in enumerate(header, start=1) if "Anteil" in h]
+        assert shares
+        for column in shares:
+            cells = [sheet.cell(r, column) for r in range(4, last + 1)]
+            assert all(c.number_format == "0.0 %" for c in cells)
+            assert any(isinstance(c.value, int | float) and 0 <= c.value <= 5 for c in cells)
+        for column in range(1, len(header) + 1):
+            width = sheet.column_dimensions[sheet.cell(3, column).column_letter].width
+            assert 8 <= width <= 40
+        names = [sheet.cell(r, 1).value for r in range(4, last + 1)]
+        name_width = sheet.column_dimensions["A"].width
+        assert name_width >= max(len(n) for n in names)
+        assert sheet.cell(last, 1).value == "Gesamt" and sheet.cell(last, 1).font.bold
+    average = header.index("Auslastung (Anteil)") + 1
+    assert sheet.cell(4, average).number_format == "0.0 %"

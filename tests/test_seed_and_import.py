@@ -80,6 +80,15 @@ def test_seed_demo_twice_does_not_duplicate(app, runner):
         assert (_count(Facility), _count(Youth), _count(Stay), _count(User)) == before
 
 
+def test_the_demo_facility_manager_runs_the_two_clearing_houses(app, runner):
+    runner.invoke(args=["seed-demo"])
+    with app.app_context():
+        manager = db.session.scalar(sa.select(User).where(User.email == "einrichtung@demo.local"))
+        assert sorted(f.code for f in manager.facilities) == ["friesen", "muehlholz"]
+        others = db.session.scalars(sa.select(User).where(User.email != manager.email)).all()
+        assert all(not user.facilities for user in others)
+
+
 def test_seeded_stays_never_overlap_per_youth(app, runner):
     runner.invoke(args=["seed-demo"])
     with app.app_context():
@@ -191,3 +200,76 @@ def test_migrations_match_models_and_rerun_is_a_noop(app):
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
+
+
+def _uncovered_stays(now: datetime) -> list[str]:
+    """Stays whose whole interval (up to now if open) is not covered by capacity periods
+    of their facility, as readable lines."""
+    periods: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    for p in db.session.scalars(sa.select(CapacityPeriod).order_by(CapacityPeriod.valid_from)):
+        periods.setdefault(p.facility_id, []).append((p.valid_from, p.valid_until))
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    merged: dict[int, list[tuple[datetime, datetime]]] = {}
+    for fid, spans in periods.items():
+        out: list[list[datetime]] = []
+        for start, until in spans:
+            until = until or far
+            if out and start <= out[-1][1]:
+                out[-1][1] = max(out[-1][1], until)
+            else:
+                out.append([start, until])
+        merged[fid] = [(a, b) for a, b in out]
+    bad = []
+    for stay in db.session.scalars(sa.select(Stay)):
+        end = stay.end_at or max(now, stay.start_at)
+        if not any(a <= stay.start_at and end <= b for a, b in merged.get(stay.facility_id, [])):
+            bad.append(f"stay {stay.id} of facility {stay.facility_id}: {stay.start_at}–{end}")
+    return bad
+
+
+def _past_days_on_no_places(first_day, last_day) -> list[str]:
+    from placement.services.reporting.reports import daily_stats
+
+    return [
+        f"facility {fid} on {d.day}: {d.peak} on {d.licensed} places"
+        for fid, days in daily_stats(first_day, last_day).items()
+        for d in days
+        if d.peak > 0 and d.licensed == 0
+    ]
+
+
+def test_every_demo_stay_lies_within_a_capacity_period(app, runner):
+    """No demo facility ever has residents on no places (once: 24 youths on 0 places in
+    Friesenstraße before it opened, 467 % in past overviews)."""
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    now = datetime.now(UTC)
+    with app.app_context():
+        assert _uncovered_stays(now) == []
+        today = now.date()
+        assert _past_days_on_no_places(today - timedelta(days=400), today) == []
+        friesen = _facility("friesen")
+        opened = min(p.valid_from for p in friesen.capacity_periods)
+        first_stay = db.session.scalar(
+            sa.select(sa.func.min(Stay.start_at)).where(Stay.facility_id == friesen.id)
+        )
+        assert first_stay >= opened
+        # Before the opening the house is neither on the board nor occupied.
+        assert occupancy_at(opened - timedelta(days=1)).get(friesen.id, 0) == 0
+        # Its history is there, but only after the opening.
+        assert occupancy_at(opened + timedelta(days=20)).get(friesen.id, 0) > 0
+
+
+def test_every_synthetic_stay_lies_within_a_capacity_period(app):
+    from datetime import date
+
+    from placement.services.accounts import audit
+    from placement.services.seed import synthetic
+
+    with app.app_context():
+        synthetic.seed_synthetic(
+            audit.CLI, facilities=12, youths=300, years=1.0, seed=7, until=date(2026, 6, 1)
+        )
+        db.session.commit()
+        horizon = datetime(2026, 6, 1, tzinfo=UTC)
+        assert _uncovered_stays(horizon) == []
+        assert _past_days_on_no_places(date(2025, 1, 1), date(2026, 5, 31)) == []

@@ -205,8 +205,8 @@ PLACE_CASES = {
     "age out of range": "age=99&gender=m&uma=0",
     "neither age nor date of birth": "gender=m&uma=0",
     "no gender": "age=15&uma=0",
-    "too many siblings": "age=15&gender=m&uma=0&siblings=13",
-    "no siblings": "age=15&gender=m&uma=0&siblings=0",
+    # Siblings: the page takes one row per child ("Kind hinzufügen"), the API a count;
+    # both refusals are tested on their own surface (test_siblings.py, test_api_intake.py).
     "latitude without longitude": "age=15&gender=m&uma=0&lat=51.3",
     "latitude out of range": "age=15&gender=m&uma=0&lat=91&lon=12",
 }

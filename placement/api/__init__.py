@@ -12,7 +12,13 @@ import re
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
-from placement.api import intake, occupancy, planning  # noqa: F401  (routes register on bp)
+from placement.api import (  # noqa: F401  (routes register on bp)
+    facilities,
+    intake,
+    occupancy,
+    people,
+    planning,
+)
 from placement.api.blueprint import bp
 from placement.api.errors import Api
 

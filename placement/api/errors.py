@@ -55,6 +55,8 @@ def status_of(error: PlacementError) -> int:
 
 def error_response(error: PlacementError, status: int | None = None):
     body = {"error": error_message(error), "field": error.field, "code": error.code.value}
+    if isinstance(error.params.get("stay_id"), int):
+        body["stay_id"] = error.params["stay_id"]  # the open stay an admission points to
     return jsonify(body), status or status_of(error)
 
 
@@ -74,6 +76,10 @@ def _first_error(messages: Any, path: tuple[str, ...] = ()) -> tuple[tuple[str, 
 def _field_at(schema: ma.Schema, path: tuple[str, ...]) -> ma.fields.Field | None:
     field = None
     for name in path:
+        if name.isdigit() and isinstance(field, ma.fields.List):  # an element of a list
+            field = field.inner
+            schema = field.schema if isinstance(field, ma.fields.Nested) else None
+            continue
         fields = schema.fields if schema is not None else {}
         field = fields.get(name)
         if field is None:
@@ -103,7 +109,8 @@ def schema_error(messages: Any, schema: ma.Schema) -> PlacementError:
     code = code if code in Code._value2member_map_ else Code.BAD_REQUEST
     if not path:
         return BadInput(Code(code), "body")
-    field = ".".join(path)
+    # A list element is named as the services name it: youths[1].birth_date.
+    field = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path).lstrip(".")
     params = _params(_field_at(schema, path))
     if code == Code.UNKNOWN_VALUE:
         # A value outside a closed vocabulary, as when a service checks a code.

@@ -53,28 +53,32 @@ def find_places(query: dict[str, Any]):
 # --- admissions ----------------------------------------------------------------------------
 
 
+def new_youth(youth: dict[str, Any]) -> NewYouth:
+    """The service's new youth from a validated youth body."""
+    birth_date = youth.get("birth_date")
+    return NewYouth(
+        birth_date=birth_date or youth.get("birth_date_estimated"),
+        estimated=birth_date is None and youth.get("birth_date_estimated") is not None,
+        age=youth.get("age"),
+        gender=youth.get("gender"),
+        uma=youth["uma"],
+        reference=youth.get("reference"),
+        file_number=youth.get("file_number"),
+        sibling_group=youth.get("sibling_group"),
+    )
+
+
 def admission_request(data: dict[str, Any], **fixed: Any) -> AdmissionRequest:
-    """The service's request value from a validated admission body."""
+    """The service's request value from a validated admission body: one youth, or new
+    siblings in ``youths``."""
     youth = data.get("youth")
-    new_youth = None
-    if youth is not None:
-        birth_date = youth.get("birth_date")
-        new_youth = NewYouth(
-            birth_date=birth_date or youth.get("birth_date_estimated"),
-            estimated=birth_date is None and youth.get("birth_date_estimated") is not None,
-            age=youth.get("age"),
-            gender=youth.get("gender"),
-            uma=youth["uma"],
-            reference=youth.get("reference"),
-            file_number=youth.get("file_number"),
-            sibling_group=youth.get("sibling_group"),
-        )
     return AdmissionRequest(
         facility_id=data.get("facility_id"),
         legal_basis=data.get("legal_basis"),
         youth_id=data.get("youth_id"),
         youth_reference=data.get("youth_reference"),
-        youth=new_youth,
+        youth=new_youth(youth) if youth is not None else None,
+        youths=tuple(new_youth(y) for y in data.get("youths") or ()),
         start=data.get("start"),
         override_reason=data.get("override_reason"),
         confirmation=data.get("confirmation"),
@@ -87,10 +91,12 @@ def admission_request(data: dict[str, Any], **fixed: Any) -> AdmissionRequest:
 @bp.response(200, schemas.PreviewOut)
 @errors(403, 404, 409, 422)
 def preview_admission(data: dict[str, Any]):
-    """What an admission would do: profile mismatches, capacity warnings, duplicates.
+    """What an admission would do: profile mismatches, capacity warnings, duplicates and
+    notices (per youth in ``youths``).
 
     Nothing is written. Send ``confirmation`` with the admission to have it refused (409
-    ``confirmation_outdated``) if the situation changed meanwhile."""
+    ``confirmation_outdated``) if the situation changed meanwhile; with notices (a start
+    more than 24 hours back or in the future, a person of full age) it is required."""
     return admissions.preview(actor(), admission_request(data))
 
 
@@ -99,7 +105,11 @@ def preview_admission(data: dict[str, Any]):
 @bp.response(201, schemas.AdmittedOut)
 @errors(403, 404, 409, 422)
 def create_admission(data: dict[str, Any]):
-    """Admit a youth; never refused for lack of places (warnings say why to act)."""
+    """Admit a youth, or new siblings together (``youths``); never refused for lack of places.
+
+    Siblings get one generated sibling group and are recorded in one transaction with one
+    capacity warning; ``stays`` lists one stay per youth. A file number or reference with
+    an open stay is refused (409, ``stay_id`` of that stay)."""
     result = admissions.admit(actor(), admission_request(data))
     db.session.commit()
     return result
@@ -121,10 +131,12 @@ def list_reservations():
 @bp.response(201, schemas.ReservationOut)
 @errors(403, 404, 409, 422)
 def create_reservation(data: dict[str, Any]):
-    """Hold one free place for an announced admission (default 2 hours)."""
+    """Hold free places (``places``, one per child) for an announced admission (default 2
+    hours)."""
     reservation = reservations.reserve(
         actor(),
         facility_id=data["facility_id"],
+        places=data["places"],
         expires_at=data.get("expires_at"),
         note=data.get("note"),
     )
@@ -137,7 +149,7 @@ def create_reservation(data: dict[str, Any]):
 @bp.response(201, schemas.AdmittedOut)
 @errors(403, 404, 409, 422)
 def admit_reservation(data: dict[str, Any], reservation_id: int):
-    """Turn a reservation into the admission (the held place is used)."""
+    """Turn a reservation into the admission (the held places are used)."""
     result = admissions.admit(actor(), admission_request(data, reservation_id=reservation_id))
     db.session.commit()
     return result
@@ -156,17 +168,7 @@ def cancel_reservation(reservation_id: int):
 # --- stays ---------------------------------------------------------------------------------
 
 
-@bp.get("/stays")
-@bp.arguments(schemas.StaysQuery, location="query")
-@bp.response(200, schemas.StayOut(many=True))
-@errors(403)
-def list_stays(query: dict[str, Any]):
-    """Stays, optionally of one facility and only open ones (personal data: audited)."""
-    rows = stays.list_stays(
-        actor(), facility_id=query.get("facility_id"), open_only=query.get("open")
-    )
-    db.session.commit()  # the audit entry of the view
-    return rows
+# GET /stays (lists with filters and pages) is in api.people.
 
 
 @bp.post("/stays/<int:stay_id>/discharge")
@@ -178,6 +180,19 @@ def discharge_stay(data: dict[str, Any], stay_id: int):
     stay = stays.discharge(actor(), stay_id, reason=data["reason"], end=data.get("time"))
     db.session.commit()
     return stay
+
+
+@bp.post("/stays/<int:stay_id>/undo-discharge")
+@bp.response(200, schemas.UndoneOut)
+@errors(403, 404, 409)
+def undo_discharge(stay_id: int):
+    """Take back a discharge one recorded oneself within DISCHARGE_UNDO_MINUTES.
+
+    Refused (409) after the window (then a correction, PATCH, is the way), for another's
+    discharge, or once the youth has a later or another open stay."""
+    result = stays.undo_discharge(actor(), stay_id)
+    db.session.commit()
+    return result
 
 
 @bp.post("/stays/<int:stay_id>/move")

@@ -13,9 +13,11 @@ from placement.timeutil import now as utc_now
 @bp.get("/occupancy")
 @bp.arguments(schemas.OccupancyQuery, location="query")
 @bp.response(200, schemas.OccupancyOut)
-@errors(403)
+@errors(400, 403)
 def occupancy(query: dict[str, Any]):
     """Places and occupancy of every active facility at ``at`` (default now).
 
-    Licensed, usable and ceiling places, occupied, reserved and free places, and status."""
-    return overview.board_at(actor(), query.get("at") or utc_now())
+    Licensed, usable and ceiling places, occupied, reserved and free places, and status.
+    An ``at`` in the future or before the first recorded data is refused (field ``at``)."""
+    at = query.get("at")
+    return overview.board_at(actor(), at or utc_now(), as_of=at is not None)

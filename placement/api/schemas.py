@@ -15,6 +15,7 @@ from marshmallow import fields
 
 from placement import messages
 from placement.models.enums import (
+    DeadlineKind,
     DistributionResult,
     EndReason,
     FacilityKind,
@@ -33,8 +34,10 @@ from placement.services.intake.rules import (
     MAX_REASON_LENGTH,
     MAX_REFERENCE_LENGTH,
     MAX_SIBLING_GROUP_LENGTH,
+    NoticeCode,
 )
 from placement.services.occupancy.core import Status
+from placement.services.people.lists import AgeBand, DeadlineFilter, Sort, StayStatus
 from placement.timeutil import parse_instant
 
 # Field class -> the code of its "invalid" message (most specific class first).
@@ -160,7 +163,19 @@ class AdmissionIn(Schema):
     youth_id = Integer()
     youth_reference = Text(metadata=max_length(MAX_REFERENCE_LENGTH))
     youth = fields.Nested(NewYouthIn)
-    start = Instant(metadata={"description": "default now; without an offset Europe/Berlin"})
+    youths = fields.List(
+        fields.Nested(NewYouthIn),
+        metadata={
+            "description": "instead of youth: new siblings admitted together (one sibling "
+            "group, one transaction); errors name youths[i].<field>"
+        },
+    )
+    start = Instant(
+        metadata={
+            "description": "default now; without an offset Europe/Berlin; more than 24 hours "
+            "back or in the future needs the preview's confirmation"
+        }
+    )
     override_reason = Text(
         metadata=max_length(MAX_REASON_LENGTH, "required when outside the facility's profile")
     )
@@ -178,6 +193,7 @@ class NewAdmissionIn(AdmissionIn):
 
 class ReservationIn(Schema):
     facility_id = Integer(required=True)
+    places = Integer(load_default=1, metadata={"description": "places held (siblings)"})
     expires_at = Instant(metadata={"description": "default: in 2 hours; at most 72 hours"})
     note = Text(metadata=max_length(MAX_NOTE_LENGTH, "never a name"))
 
@@ -226,12 +242,63 @@ class PlacesQuery(Schema):
 
 
 class OccupancyQuery(Schema):
-    at = Instant(metadata={"description": "ISO 8601; without an offset Europe/Berlin; default now"})
+    at = Instant(
+        metadata={
+            "description": "ISO 8601; without an offset Europe/Berlin; default now. Not in "
+            "the future and not before the first recorded stay or capacity period (400)."
+        }
+    )
 
 
-class StaysQuery(Schema):
+class PageQuery(Schema):
+    page = Integer(
+        validate=ma.validate.Range(min=1, error=Code.OUT_OF_RANGE),
+        metadata={"description": "1-based; default 1"},
+    )
+    page_size = Integer(
+        validate=ma.validate.Range(min=1, error=Code.OUT_OF_RANGE),
+        metadata={"description": "default 50 (PEOPLE_PAGE_SIZE), at most PEOPLE_MAX_PAGE_SIZE"},
+    )
+
+
+class StaysQuery(PageQuery):
+    """Filters of the stay lists; the page's place in the whole is in ``X-Pagination``."""
+
+    status = enum(
+        StayStatus,
+        metadata={
+            "description": "open: placed now; absconded: ended as absconded, place still "
+            "held; ended; all (default, or as ``open`` says)"
+        },
+    )
+    open = Boolean(metadata={"description": "older form: true = status open, false = ended"})
     facility_id = Integer()
-    open = Boolean()
+    kind = enum(FacilityKind)
+    uma = Boolean()
+    age_band = enum(AgeBand, metadata={"description": "whole years today"})
+    legal_basis = enum(LegalBasis)
+    deadline = enum(
+        DeadlineFilter,
+        metadata={
+            "description": "only stays with such a deadline overdue or due within "
+            "DEADLINE_DUE_DAYS (status open only)"
+        },
+    )
+    sort = enum(
+        Sort,
+        metadata={
+            "description": "default: facility (open), held_until (absconded), start (ended, all)"
+        },
+    )
+
+
+class YouthSearchQuery(PageQuery):
+    q = Text(
+        required=True,
+        metadata=max_length(
+            MAX_FILE_NUMBER_LENGTH, "reference or file number, whole or its beginning; any case"
+        ),
+    )
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -243,6 +310,9 @@ class ErrorOut(Schema):
         required=True, allow_none=True, metadata={"description": "the offending field"}
     )
     code = enum(Code, required=True, metadata={"description": "stable error code"})
+    stay_id = fields.Integer(
+        metadata={"description": "the existing stay an admission was refused for"}
+    )
 
 
 class AddressOut(Schema):
@@ -281,6 +351,18 @@ class FacilityOut(Schema):
     uma = enum(UmaPolicy, required=True, attribute="facility.uma_policy")
     anonymous_address = fields.Boolean(required=True, attribute="facility.anonymous_address")
     active = fields.Boolean(required=True, attribute="facility.active")
+    confirmed_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        attribute="facility.confirmed_at",
+        metadata={"description": "when the facility last confirmed its figures (null: never)"},
+    )
+    confirmation_stale = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "never confirmed, or not within FACILITY_CONFIRMATION_STALE_HOURS"
+        },
+    )
 
 
 def _state_fields(prefix: str) -> dict[str, fields.Field]:
@@ -352,6 +434,16 @@ FacilityOccupancyOut = Schema.from_dict(
         "planning_area": fields.String(
             required=True, allow_none=True, attribute="facility.planning_area"
         ),
+        "confirmed_at": fields.DateTime(
+            required=True,
+            allow_none=True,
+            attribute="facility.confirmed_at",
+            metadata={"description": "when the facility last confirmed its figures"},
+        ),
+        "confirmation_stale": fields.Boolean(
+            required=True,
+            metadata={"description": "never confirmed, or not within the configured hours"},
+        ),
         **_state_fields("state"),
     },
     name="FacilityOccupancy",
@@ -398,6 +490,7 @@ class ReservationOut(Schema):
     closed_at = fields.DateTime(required=True, allow_none=True)
     note = fields.String(required=True, allow_none=True)
     stay_id = fields.Integer(required=True, allow_none=True)
+    places = fields.Integer(required=True)
 
 
 class WarningOut(Schema):
@@ -409,13 +502,97 @@ class WarningOut(Schema):
 
 
 class AdmittedOut(Schema):
-    stay = fields.Nested(StayOut, required=True)
+    stay = fields.Nested(StayOut, required=True, metadata={"description": "the first youth's"})
+    stays = fields.List(
+        fields.Nested(StayOut), required=True, metadata={"description": "one per youth"}
+    )
     warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+class NoticeMessage(fields.String):
+    """The German text of an admission notice."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return messages.notice_message(obj)
+
+
+class NoticeOut(Schema):
+    code = enum(NoticeCode, required=True)
+    field = fields.String(required=True, metadata={"description": "where it applies"})
+    message = NoticeMessage(required=True)
+
+
+class MemberPreviewOut(Schema):
+    age = fields.Integer(required=True)
+    mismatches = MismatchMessages(required=True)
+    duplicates = fields.List(fields.String(), required=True)
 
 
 class MovedOut(Schema):
     stays = fields.List(fields.Nested(StayOut), required=True)
     warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+class UndoneOut(Schema):
+    stay = fields.Nested(StayOut, required=True)
+    warnings = fields.List(fields.Nested(WarningOut), required=True)
+
+
+class DeadlineOut(Schema):
+    code = enum(DeadlineKind, required=True)
+    due = fields.Date(required=True)
+    overdue = fields.Boolean(required=True)
+    due_soon = fields.Boolean(
+        required=True, metadata={"description": "overdue or due within DEADLINE_DUE_DAYS"}
+    )
+
+
+class _ListedStay:
+    """A listed stay as StayOut reads it, with the list's extra values."""
+
+    def __init__(self, row) -> None:
+        self._row = row
+        self.age = row.age
+        self.facility_name = row.facility.name
+        self.deadlines = [
+            {"code": d.code, "due": d.due, "overdue": d.overdue, "due_soon": d in row.due}
+            for d in row.deadlines
+        ]
+
+    def __getattr__(self, name: str):
+        return getattr(self._row.stay, name)
+
+
+class ListedStayOut(StayOut):
+    age = fields.Integer(required=True, metadata={"description": "whole years today"})
+    facility_name = fields.String(required=True)
+    deadlines = fields.List(
+        fields.Nested(DeadlineOut),
+        required=True,
+        metadata={"description": "of open stays, soonest first"},
+    )
+
+    @ma.pre_dump
+    def _listed(self, row, **_kwargs):
+        return _ListedStay(row)
+
+
+class YouthHitOut(Schema):
+    youth = fields.Nested(YouthOut, required=True)
+    file_number = fields.String(required=True, allow_none=True, attribute="youth.file_number")
+    exact = fields.Boolean(required=True, metadata={"description": "the whole value matched"})
+    age = fields.Integer(required=True)
+    status = fields.String(
+        required=True,
+        validate=ma.validate.OneOf(["placed", "absconded", "ended", "none"]),
+        metadata={"enum": ["placed", "absconded", "ended", "none"]},
+    )
+    stay = fields.Nested(
+        StayOut,
+        required=True,
+        allow_none=True,
+        metadata={"description": "the open stay, else the latest"},
+    )
 
 
 class PreviewOut(Schema):
@@ -430,10 +607,144 @@ class PreviewOut(Schema):
         required=True,
         metadata={"description": "references of youths recorded under the same file number"},
     )
+    youths = fields.List(
+        fields.Nested(MemberPreviewOut),
+        required=True,
+        attribute="members",
+        metadata={"description": "one entry per youth, in the order sent"},
+    )
+    notices = fields.List(
+        fields.Nested(NoticeOut),
+        required=True,
+        metadata={"description": "to confirm: a start far back or ahead, a person of full age"},
+    )
     needs_confirmation = fields.Boolean(required=True)
     confirmation = fields.String(
         required=True, metadata={"description": "send it with the admission"}
     )
+
+
+# --- facility administration ---------------------------------------------------------------
+
+
+class FacilityProfileIn(Schema):
+    """A facility's profile; in a PATCH, fields left out keep their value (null clears a
+    text or the location)."""
+
+    name = Text(allow_none=True, metadata=max_length(200))
+    kind = enum(FacilityKind)
+    operator = Text(allow_none=True, metadata=max_length(200))
+    street = Text(allow_none=True, metadata=max_length(200))
+    postal_code = Text(allow_none=True, metadata=max_length(10, "five digits"))
+    city = Text(allow_none=True, metadata=max_length(100))
+    district = Text(allow_none=True, metadata=max_length(100, "Ortsteil"))
+    planning_area = Text(allow_none=True, metadata=max_length(100))
+    latitude = fields.Float(allow_none=True, metadata={"description": "with longitude"})
+    longitude = fields.Float(allow_none=True)
+    age_min = Integer(metadata={"description": "0 to 27"})
+    age_max = Integer(metadata={"description": "0 to 27, not below age_min"})
+    genders = fields.List(enum(Gender), metadata={"description": "accepted genders"})
+    uma = enum(UmaPolicy, attribute="uma_policy")
+    anonymous_address = JsonBoolean(
+        metadata={"description": "address shown only to roles that see persons"}
+    )
+
+
+class FacilityIn(FacilityProfileIn):
+    """A new facility (administrators only)."""
+
+    name = Text(required=True, metadata=max_length(200))
+    kind = enum(FacilityKind, required=True)
+    code = Text(metadata=max_length(64, "unique, a-z 0-9 - _; generated from the name if left out"))
+    licensed = Integer(metadata={"description": "licensed places from now (optional)"})
+    usable = Integer(metadata={"description": "usable places from now (default: licensed)"})
+
+
+class FacilityPatchIn(FacilityProfileIn):
+    """Changes to a facility; ``active: false`` closes it (no admissions, not suggested;
+    its history stays), ``active: true`` reopens it."""
+
+    active = JsonBoolean()
+
+
+class CapacityIn(Schema):
+    """A change of places from ``valid_from``; fields left out keep the value in force
+    then. ``ceiling: null`` ends a temporary ceiling."""
+
+    valid_from = Instant(metadata={"description": "default now; without an offset Berlin"})
+    licensed = Integer()
+    usable = Integer()
+    kept_free = Integer(metadata={"description": "Freihalteplätze"})
+    ceiling = Integer(allow_none=True, metadata={"description": "temporary ceiling (places)"})
+    ceiling_until = fields.Date(
+        allow_none=True, metadata={"description": "last day of the ceiling (Europe/Berlin)"}
+    )
+    ceiling_reference = Text(
+        allow_none=True, metadata=max_length(200, "the approving authority's reference")
+    )
+    note = Text(metadata=max_length(500))
+    confirmation = Text(
+        metadata={
+            "description": "the token of a preview (send the preview's valid_from too); "
+            "required when more people would be placed than places are usable (409 "
+            "over_usable_confirmation without it, 409 confirmation_outdated if the "
+            "situation changed)"
+        }
+    )
+
+
+class CapacityPeriodOut(Schema):
+    id = fields.Integer(required=True)
+    valid_from = fields.DateTime(required=True)
+    valid_until = fields.DateTime(required=True, allow_none=True)
+    licensed = fields.Integer(required=True, attribute="licensed_places")
+    usable = fields.Integer(required=True, attribute="usable_places")
+    ceiling = fields.Integer(required=True, allow_none=True, attribute="temporary_ceiling")
+    kept_free = fields.Integer(required=True, attribute="reserved_places")
+    ceiling_reference = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True, allow_none=True)
+    created_by_id = fields.Integer(required=True, allow_none=True)
+
+
+class PlannedPeriodOut(Schema):
+    valid_from = fields.DateTime(required=True)
+    valid_until = fields.DateTime(required=True, allow_none=True)
+    licensed = fields.Integer(required=True)
+    usable = fields.Integer(required=True)
+    ceiling = fields.Integer(required=True, allow_none=True)
+    kept_free = fields.Integer(required=True)
+    ceiling_reference = fields.String(required=True, allow_none=True)
+
+
+class CapacityPreviewOut(Schema):
+    facility_id = fields.Integer(required=True, attribute="facility.id")
+    valid_from = fields.DateTime(required=True)
+    closes = fields.Function(
+        lambda preview: preview.current.id if preview.current is not None else None,
+        required=True,
+        allow_none=True,
+        metadata={
+            "type": "integer",
+            "description": "id of the period in force at valid_from, closed then",
+        },
+    )
+    creates = fields.List(fields.Nested(PlannedPeriodOut), required=True)
+    checked_at = fields.DateTime(required=True)
+    occupied = fields.Integer(required=True)
+    usable = fields.Integer(required=True)
+    over_by = fields.Integer(
+        required=True, metadata={"description": "people placed above the usable places"}
+    )
+    needs_confirmation = fields.Boolean(required=True)
+    confirmation = fields.String(required=True, metadata={"description": "send it with the change"})
+
+
+class CapacityChangedOut(Schema):
+    facility_id = fields.Integer(required=True, attribute="facility.id")
+    closed = fields.Nested(CapacityPeriodOut, required=True, allow_none=True)
+    created = fields.List(fields.Nested(CapacityPeriodOut), required=True)
+    over_by = fields.Integer(required=True)
 
 
 # --- move plans ----------------------------------------------------------------------------

@@ -67,7 +67,7 @@ class Badges:
     renders one per facility): colour and text, never colour alone."""
 
     def __init__(self) -> None:
-        over, full, free = (escape(_(t)) for t in ("überbelegt", "voll", "Plätze frei"))
+        over, full, free = (escape(t) for t in (_("überbelegt"), _("voll"), _("Plätze frei")))
         self.over = f'<span class="badge text-bg-danger">{over} (+'
         self.full = f'<span class="badge text-bg-warning">{full}</span>'
         self.free = f'<span class="badge text-bg-success">{free}</span>'
@@ -88,6 +88,7 @@ def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
     hottest loop of the start page."""
     labels = board.kind_labels
     badges = Badges()
+    never, stale = escape(_("nie bestätigt")), escape(_("Bestätigung veraltet"))
     parts = []
     for row in board.rows:
         f, state = row.facility, row.state
@@ -115,6 +116,19 @@ def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
             f'<td class="text-end">{state.free}</td>'
             f'<td class="text-end">{percent(state.utilisation)}</td>'
             f"<td>{badges.html(state)}</td>"
-            f'<td class="small">{local_dt(row.last_changed) or "–"}</td></tr>'
+            f'<td class="small">{local_dt(row.last_changed) or "–"}</td>'
+            f"{confirmed_cell(row, never, stale)}"
+            "</tr>"
         )
     return Markup("\n".join(parts))
+
+
+def confirmed_cell(row, never: str, stale: str) -> str:
+    """The "figures confirmed" cell of a board row: when, and a flag (text, not colour
+    alone) when they were never confirmed or not recently."""
+    confirmed_at = getattr(row.facility, "confirmed_at", None)
+    badge = '<span class="badge text-bg-warning pp-unconfirmed">'
+    if confirmed_at is None:
+        return f'<td class="small">{badge}{never}</span></td>'
+    flag = f" {badge}{stale}</span>" if row.confirmation_stale else ""
+    return f'<td class="small">{local_dt(confirmed_at)}{flag}</td>'

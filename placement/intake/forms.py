@@ -11,6 +11,9 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     DecimalField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -28,6 +31,7 @@ from placement.services.intake.rules import (
     MAX_REASON_LENGTH,
     MAX_REFERENCE_LENGTH,
     MAX_SIBLING_GROUP_LENGTH,
+    MAX_SIBLINGS,
 )
 
 DATETIME_LOCAL = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -38,8 +42,18 @@ UMA_CHOICES = [("0", _l("nein")), ("1", _l("ja (unbegleitet)"))]
 REQUIRED = _l("Bitte ausfüllen.")
 
 
+class ChildForm(Form):
+    """A further child of a sibling group in the place finder (the first child's fields
+    are the search form's own)."""
+
+    age = IntegerField(_l("Alter (Jahre)"), validators=[Optional()])
+    birth_date = DateField(_l("oder Geburtsdatum"), validators=[Optional()])
+    gender = RadioField(_l("Geschlecht"), choices=GENDER_CHOICES, validators=[Optional()])
+
+
 class PlaceSearchForm(FlaskForm):
-    """GET form of the place finder (no CSRF needed for a read)."""
+    """GET form of the place finder (no CSRF needed for a read). The first child's fields
+    are ``age``/``birth_date``/``gender``; "Kind hinzufügen" adds a row to ``children``."""
 
     class Meta:
         csrf = False
@@ -47,21 +61,32 @@ class PlaceSearchForm(FlaskForm):
     age = IntegerField(_l("Alter (Jahre)"), validators=[Optional()])
     birth_date = DateField(_l("oder Geburtsdatum"), validators=[Optional()])
     gender = RadioField(_l("Geschlecht"), choices=GENDER_CHOICES, validators=[Optional()])
+    children = FieldList(FormField(ChildForm), min_entries=0, max_entries=MAX_SIBLINGS - 1)
+    add_child = SubmitField(_l("Kind hinzufügen"))
     uma = RadioField(
         _l("Unbegleitet eingereist (umA)"),
         choices=UMA_CHOICES,
         default="0",
         validators=[InputRequired(REQUIRED)],
     )
-    siblings = IntegerField(
-        _l("Geschwister gemeinsam unterbringen (Anzahl Kinder)"),
-        default=1,
-        validators=[Optional()],
-    )
     near = SelectField(_l("In der Nähe von"), choices=[], validate_choice=False)
     lat = DecimalField(_l("oder Breite"), places=None, validators=[Optional()])
     lon = DecimalField(_l("Länge"), places=None, validators=[Optional()])
     submit = SubmitField(_l("Plätze suchen"))
+
+
+class SiblingForm(Form):
+    """A further child admitted together with the first (a sibling group)."""
+
+    birth_date = DateField(_l("Geburtsdatum"), validators=[Optional()])
+    birth_date_estimated = BooleanField(_l("Geburtsdatum geschätzt (Alterseinschätzung offen)"))
+    gender = RadioField(_l("Geschlecht"), choices=GENDER_CHOICES, validators=[Optional()])
+    reference = StringField(
+        _l("Kürzel (pseudonym)"),
+        render_kw={"maxlength": MAX_REFERENCE_LENGTH},
+        description=_l("Vorschlag; keine Namen eintragen."),
+    )
+    file_number = StringField(_l("Aktenzeichen"), render_kw={"maxlength": MAX_FILE_NUMBER_LENGTH})
 
 
 class AdmissionForm(FlaskForm):
@@ -77,7 +102,7 @@ class AdmissionForm(FlaskForm):
     reference = StringField(
         _l("Kürzel (pseudonym)"),
         render_kw={"maxlength": MAX_REFERENCE_LENGTH},
-        description=_l("Leer lassen: wird automatisch vergeben. Keine Namen eintragen."),
+        description=_l("Vorschlag übernehmen oder leer lassen (wird vergeben). Keine Namen."),
     )
     birth_date = DateField(_l("Geburtsdatum"), validators=[Optional()])
     birth_date_estimated = BooleanField(_l("Geburtsdatum geschätzt (Alterseinschätzung offen)"))
@@ -92,8 +117,13 @@ class AdmissionForm(FlaskForm):
     sibling_group = StringField(
         _l("Geschwistergruppe"),
         render_kw={"maxlength": MAX_SIBLING_GROUP_LENGTH},
-        description=_l("Gleiches Kürzel für Geschwister, z. B. G-17."),
+        description=_l(
+            "Nur für eine bestehende Gruppe; gemeinsam aufgenommene Geschwister erhalten "
+            "automatisch eine."
+        ),
     )
+    siblings = FieldList(FormField(SiblingForm), min_entries=0, max_entries=MAX_SIBLINGS - 1)
+    add_sibling = SubmitField(_l("Kind hinzufügen"))
     legal_basis = SelectField(
         _l("Rechtsgrundlage"), choices=choices(LegalBasis), validators=[DataRequired(REQUIRED)]
     )
@@ -107,19 +137,27 @@ class AdmissionForm(FlaskForm):
         _l("Grund für Aufnahme außerhalb des Profils"), render_kw={"maxlength": MAX_REASON_LENGTH}
     )
     confirm = HiddenField(default="")
+    form_token = HiddenField(default="")
     submit = SubmitField(_l("Aufnehmen"))
 
 
 class ReservationForm(FlaskForm):
     facility_id = HiddenField(validators=[DataRequired(_l("Bitte Einrichtung wählen."))])
     hours = IntegerField(_l("Gültig für (Stunden)"), default=2, validators=[Optional()])
+    places = IntegerField(_l("Plätze (Kinder)"), default=1, validators=[Optional()])
     note = StringField(_l("Notiz (keine Namen)"), render_kw={"maxlength": MAX_NOTE_LENGTH})
     submit = SubmitField(_l("Platz reservieren"))
 
 
 class DischargeForm(FlaskForm):
+    """Nothing preselected: the reason is chosen each time, and the discharge is confirmed
+    on a second step that spells out what will be recorded (``confirm``)."""
+
     reason = SelectField(
-        _l("Beendigungsgrund"), choices=choices(EndReason), validators=[DataRequired(REQUIRED)]
+        _l("Beendigungsgrund"),
+        choices=[("", _l("– bitte wählen –")), *choices(EndReason)],
+        default="",
+        validators=[DataRequired(_l("Bitte einen Beendigungsgrund wählen."))],
     )
     time = DateTimeLocalField(
         _l("Zeitpunkt"),
@@ -127,7 +165,25 @@ class DischargeForm(FlaskForm):
         validators=[Optional()],
         description=_l("Leer lassen für jetzt."),
     )
-    submit = SubmitField(_l("Entlassen"))
+    confirm = HiddenField(default="")
+    submit = SubmitField(_l("Entlassen …"))
+
+
+class UndoDischargeForm(FlaskForm):
+    """Take back a discharge just recorded (by whoever recorded it, for a short while)."""
+
+    submit = SubmitField(_l("Entlassung zurücknehmen"))
+
+
+# Each form of the stay page gets its own prefix, so that its fields' ids (and labels'
+# targets) are unique on the page.
+STAY_FORM_PREFIXES = {
+    "discharge": "discharge",
+    "undo": "undo",
+    "move": "move",
+    "correct": "correct",
+    "distribution": "distribution",
+}
 
 
 class MoveForm(FlaskForm):

@@ -7,6 +7,7 @@ name, and everything typed is kept."""
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -16,6 +17,7 @@ from flask_login import login_required
 
 from placement.extensions import db
 from placement.intake.forms import (
+    STAY_FORM_PREFIXES,
     AdmissionForm,
     CorrectionForm,
     DischargeForm,
@@ -23,13 +25,22 @@ from placement.intake.forms import (
     MoveForm,
     PlaceSearchForm,
     ReservationForm,
+    UndoDischargeForm,
 )
-from placement.messages import error_message, mismatch_messages, warning_message
-from placement.services.errors import PlacementError
+from placement.messages import (
+    error_message,
+    mismatch_messages,
+    notice_message,
+    warning_message,
+)
+from placement.people.display import history_entry
+from placement.services.errors import Conflict, Forbidden, PlacementError
 from placement.services.intake import admissions, places, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest, ConfirmationOutdated
-from placement.services.intake.places import PlaceQuery
+from placement.services.intake.places import ChildQuery, PlaceQuery
+from placement.services.intake.rules import MAX_SIBLINGS
 from placement.services.intake.youths import NewYouth
+from placement.services.people import stay_page as stay_pages
 from placement.timeutil import from_local, local, to_local_naive
 from placement.timeutil import now as utc_now
 from placement.views import actor, show_error
@@ -51,34 +62,112 @@ def _int(value) -> int | None:
 @bp.get("/intake/places", endpoint="places")
 @login_required
 def places_page():
-    """Place finder: suitable facilities with free places first; full ones marked below."""
+    """Place finder: facilities that fit every child with enough free places first; full
+    and unsuitable ones marked below, mismatches named per child. "Kind hinzufügen" (a
+    submit button, so it works without JavaScript) shows the form with one more row."""
     form = PlaceSearchForm(request.args)
     form.near.choices = [("", _("– kein Standort –"))] + [
         (str(f.id), f.name) for f in places.reference_points(actor())
     ]
     results = None
-    if request.args and form.validate():
+    focus = None
+    failed = False
+    if form.add_child.data or request.args.get("remove_child"):
+        _edit_rows(form.children, request.args.get("remove_child"))
+        added = form.add_child.data and form.children.entries
+        focus = f"{form.children.entries[-1].id}-age" if added else "age"
+    elif request.args and form.validate():
         try:
             results = places.find_places(actor(), _place_query(form), utc_now())
         except PlacementError as error:
-            show_error(form, error)
-    status = 422 if request.args and form.errors else 200
+            failed = _show_row_error(form, error, "children", form.children)
+    status = 422 if request.args and (form.errors or failed) else 200
     return render_template(
-        "intake/places.html", form=form, results=results, mismatches=mismatch_messages
+        "intake/places.html",
+        form=form,
+        results=results,
+        mismatches=mismatch_messages,
+        focus=focus,
+        admit_args=_admit_args(form, results) if results else {},
     ), status
 
 
+def _edit_rows(rows, remove: str | None) -> None:
+    """Add an empty row, or remove the row at index ``remove`` (a button's value)."""
+    if remove is None or not remove.isdigit():
+        if len(rows.entries) < (rows.max_entries or 0):
+            rows.append_entry()
+        return
+    index = int(remove)
+    if 0 <= index < len(rows.entries):
+        rows.entries.pop(index)
+
+
+def _show_row_error(form, error: PlacementError, prefix: str, rows) -> bool:
+    """Show a service error at its field: ``<prefix>[0].x`` is the form's own ``x`` (the
+    first child), ``<prefix>[i].x`` the ``x`` of row i-1; others as ``show_error`` does."""
+    match = re.fullmatch(rf"{prefix}\[(\d+)\]\.(\w+)", error.field or "")
+    if match is None:
+        show_error(form, error)
+        return True
+    index, name = int(match.group(1)), match.group(2)
+    if index == 0:
+        show_error(form, replace_field(error, name))
+        return True
+    db.session.rollback()
+    row = rows.entries[index - 1] if index - 1 < len(rows.entries) else None
+    field = row.form._fields.get(name) if row is not None else None
+    if field is None:
+        flash(error_message(error), "danger")
+        return True
+    label = _("Kind %(n)s: %(field)s", n=index + 1, field=field.label.text)
+    # The row's field is not in the errors the form cached when it was validated.
+    field.errors = [*field.errors, error_message(error, label)]
+    return True
+
+
+def replace_field(error: PlacementError, name: str) -> PlacementError:
+    """The same error, naming the form's own field ``name``."""
+    copy = type(error).__new__(type(error))
+    copy.__dict__.update(error.__dict__)
+    copy.field = name
+    copy.args = error.args
+    return copy
+
+
 def _place_query(form: PlaceSearchForm) -> PlaceQuery:
+    children = ()
+    if form.children.entries:
+        children = tuple(
+            ChildQuery(gender=c.gender.data or None, age=c.age.data, birth_date=c.birth_date.data)
+            for c in [form, *(row.form for row in form.children.entries)]
+        )
+    siblings = _int(request.args.get("siblings"))
     return PlaceQuery(
         gender=form.gender.data or None,
         uma=form.uma.data == "1",
         age=form.age.data,
         birth_date=form.birth_date.data,
-        siblings=1 if form.siblings.data is None else form.siblings.data,
+        siblings=1 if siblings is None else siblings,
         latitude=float(form.lat.data) if form.lat.data is not None else None,
         longitude=float(form.lon.data) if form.lon.data is not None else None,
         near_facility_id=_int(form.near.data),
+        children=children,
     )
+
+
+def _admit_args(form: PlaceSearchForm, results) -> dict:
+    """What the admission form is prefilled with from this search: every child's gender
+    and typed date of birth, or else the age."""
+    rows = [form, *(row.form for row in form.children.entries)]
+    args: dict = {"uma": "1" if results.search.uma else "0"}
+    args.update(gender=[], age=[], birth_date=[])
+    for index, child in enumerate(results.search.children):
+        typed = rows[min(index, len(rows) - 1)].birth_date.data
+        args["gender"].append(child.gender.value)
+        args["birth_date"].append(typed.isoformat() if typed else "")
+        args["age"].append("" if typed else str(child.age))
+    return args
 
 
 # --- admit -----------------------------------------------------------------------------------
@@ -87,8 +176,9 @@ def _place_query(form: PlaceSearchForm) -> PlaceQuery:
 @bp.route("/intake/admit", methods=["GET", "POST"])
 @login_required
 def admit():
-    """Admission: check, show warnings and ask to confirm, record. Never refused for lack
-    of places."""
+    """Admission of one youth or of siblings together: check, show warnings and notices
+    and ask to confirm once for everyone, record. Never refused for lack of places; a form
+    is recorded once (its one-time token)."""
     form = AdmissionForm()
     form.facility_id.choices = _choices(places.open_facilities(actor()))
     if request.method == "GET":
@@ -97,9 +187,18 @@ def admit():
     reservation = _reservation(reservation_id)
     preview = None
     status = 200
-    if form.validate_on_submit():
-        admission = _admission_request(form, reservation_id)
+    existing = None  # the stay a refused admission points to
+    focus = "facility_id"
+    if request.method == "POST" and (form.add_sibling.data or request.form.get("remove_sibling")):
+        _edit_rows(form.siblings, request.form.get("remove_sibling"))
+        if form.add_sibling.data and form.siblings.entries:
+            row = form.siblings.entries[-1].form
+            row.reference.data = row.reference.data or admissions.suggested_reference()
+            focus = f"{form.siblings.entries[-1].id}-birth_date"
+        form.confirm.data = ""
+    elif form.validate_on_submit():
         try:
+            admission = _admission_request(form, reservation_id)
             if admission.confirmation is None:
                 preview = admissions.preview(actor(), admission)
                 if preview.override_error is not None:
@@ -109,10 +208,11 @@ def admit():
             if admission.confirmation is not None:
                 result = admissions.admit(actor(), admission)
                 db.session.commit()
+                refs = ", ".join(stay.youth.reference for stay in result.stays)
                 flash(
                     _(
                         "Aufnahme von %(ref)s in %(facility)s gespeichert.",
-                        ref=result.stay.youth.reference,
+                        ref=refs,
                         facility=result.stay.facility.name,
                     ),
                     "success",
@@ -125,11 +225,12 @@ def admit():
             flash(error_message(outdated), "warning")
             preview = outdated.preview
         except PlacementError as error:
-            show_error(form, error)
+            existing = error.params.get("stay_id")
+            _show_row_error(form, error, "youths", form.siblings)
             preview = None
             status = 422
         form.confirm.data = preview.confirmation if preview is not None else ""
-    if form.errors:
+    if form.errors and status == 200:
         status = 422
     return render_template(
         "intake/admit.html",
@@ -138,7 +239,22 @@ def admit():
         reservation=reservation,
         mismatches=mismatch_messages,
         warning_message=warning_message,
+        notice_message=_notice_text(preview),
+        existing_stay=existing,
+        focus=focus,
     ), status
+
+
+def _notice_text(preview):
+    """The text of a preview's notice, naming the child ("Kind 2") in a group."""
+
+    def text(notice) -> str:
+        match = re.match(r"youths\[(\d+)\]", notice.field)
+        if preview is None or not preview.group or match is None:
+            return notice_message(notice)
+        return notice_message(notice, _("Kind %(n)s", n=int(match.group(1)) + 1))
+
+    return text
 
 
 def _reservation(reservation_id: int | None):
@@ -151,50 +267,96 @@ def _reservation(reservation_id: int | None):
 
 
 def _prefill(form: AdmissionForm) -> None:
-    """Defaults from what the place finder knew (the service decides them)."""
+    """Defaults from what the place finder knew, one row per child (the service decides
+    them), a suggested pseudonymous reference per child and the form's one-time token."""
     args = request.args
-    birth_date = None
-    with contextlib.suppress(ValueError):  # a mistyped link just leaves the field empty
-        birth_date = date.fromisoformat(args.get("birth_date", ""))
-    draft = admissions.draft(
-        facility_id=_int(args.get("facility_id")),
-        age=_int(args.get("age")),
-        birth_date=birth_date,
-        gender=args.get("gender"),
-        uma=args.get("uma") == "1",
-    )
-    form.facility_id.data = draft.facility_id
-    form.birth_date.data = draft.birth_date
-    form.birth_date_estimated.data = draft.birth_date_estimated
-    form.gender.data = draft.gender.value if draft.gender else None
-    form.uma.data = "1" if draft.uma else "0"
-    form.legal_basis.data = draft.legal_basis.value
+    genders = args.getlist("gender")
+    ages = args.getlist("age")
+    dates = args.getlist("birth_date")
+    held = _reservation(_int(args.get("reservation_id")))
+    count = max(len(genders), len(ages), len(dates), held.places if held else 1, 1)
+    uma = args.get("uma") == "1"
+    drafts = []
+    for index in range(min(count, MAX_SIBLINGS)):
+        birth_date = None
+        with contextlib.suppress(ValueError, IndexError):  # a mistyped link: left empty
+            birth_date = date.fromisoformat(dates[index])
+        drafts.append(
+            admissions.draft(
+                facility_id=_int(args.get("facility_id")),
+                age=_int(ages[index] if index < len(ages) else None),
+                birth_date=birth_date,
+                gender=genders[index] if index < len(genders) else None,
+                uma=uma,
+            )
+        )
+    first = drafts[0]
+    if first.birth_date_from_age:
+        form.birth_date.description = _("Aus dem Alter berechnet – bitte prüfen.")
+    form.facility_id.data = first.facility_id
+    form.birth_date.data = first.birth_date
+    form.birth_date_estimated.data = first.birth_date_estimated
+    form.gender.data = first.gender.value if first.gender else None
+    form.uma.data = "1" if first.uma else "0"
+    form.legal_basis.data = first.legal_basis.value
     form.reservation_id.data = args.get("reservation_id", "")
+    form.reference.data = admissions.suggested_reference()
+    form.form_token.data = admissions.new_form_token()
+    for draft in drafts[1:]:
+        row = form.siblings.append_entry().form
+        row.birth_date.data = draft.birth_date
+        row.birth_date_estimated.data = draft.birth_date_estimated
+        row.gender.data = draft.gender.value if draft.gender else None
+        row.reference.data = admissions.suggested_reference()
 
 
 def _admission_request(form: AdmissionForm, reservation_id: int | None) -> AdmissionRequest:
-    """An existing youth (by reference) or the typed-in new one."""
+    """An existing youth (by reference), the typed-in new one, or new siblings (one row
+    each). Typed times are checked for the clock changes here (``from_local``)."""
     reference = (form.youth_reference.data or "").strip() or None
+    uma = form.uma.data == "1"
     new_youth = None
-    if reference is None:
-        new_youth = NewYouth(
+    youths: tuple[NewYouth, ...] = ()
+    first = None
+    if reference is None or form.siblings.entries:
+        first = NewYouth(
             birth_date=form.birth_date.data,
             gender=form.gender.data or None,
-            uma=form.uma.data == "1",
+            uma=uma,
             estimated=form.birth_date_estimated.data,
             reference=form.reference.data,
             file_number=form.file_number.data,
             sibling_group=form.sibling_group.data,
         )
+    if form.siblings.entries:
+        youths = (
+            first,
+            *(
+                NewYouth(
+                    birth_date=row.form.birth_date.data,
+                    gender=row.form.gender.data or None,
+                    uma=uma,
+                    estimated=row.form.birth_date_estimated.data,
+                    reference=row.form.reference.data,
+                    file_number=row.form.file_number.data,
+                    sibling_group=form.sibling_group.data,
+                )
+                for row in form.siblings.entries
+            ),
+        )
+    elif reference is None:
+        new_youth = first
     return AdmissionRequest(
         facility_id=form.facility_id.data,
         legal_basis=form.legal_basis.data,
         youth_reference=reference,
         youth=new_youth,
-        start=from_local(form.start.data),
+        youths=youths,
+        start=from_local(form.start.data, "start"),
         reservation_id=reservation_id,
         override_reason=form.override_reason.data or None,
         confirmation=form.confirm.data or None,
+        form_token=form.form_token.data or None,
     )
 
 
@@ -204,7 +366,7 @@ def _admission_request(form: AdmissionForm, reservation_id: int | None) -> Admis
 @bp.post("/intake/reserve")
 @login_required
 def reserve():
-    """Hold a free place for an announced admission."""
+    """Hold free places (one per child) for an announced admission."""
     form = ReservationForm()
     if form.validate_on_submit():
         try:
@@ -213,16 +375,21 @@ def reserve():
                 facility_id=_int(form.facility_id.data) or 0,
                 hours=form.hours.data,
                 note=form.note.data or None,
+                places=form.places.data or 1,
             )
             db.session.commit()
-            flash(
-                _(
-                    "Platz in %(name)s reserviert bis %(until)s.",
-                    name=reservation.facility.name,
-                    until=local(reservation.expires_at).strftime("%d.%m.%Y %H:%M"),
-                ),
-                "success",
-            )
+            until = local(reservation.expires_at).strftime("%d.%m.%Y %H:%M")
+            name = reservation.facility.name
+            if reservation.places == 1:
+                message = _("Platz in %(name)s reserviert bis %(until)s.", name=name, until=until)
+            else:
+                message = _(
+                    "%(n)s Plätze in %(name)s reserviert bis %(until)s.",
+                    n=reservation.places,
+                    name=name,
+                    until=until,
+                )
+            flash(message, "success")
             return redirect(url_for("intake.reservations"))
         except PlacementError as error:
             show_error(form, error)
@@ -255,77 +422,144 @@ def cancel_reservation(reservation_id: int):
     return redirect(url_for("intake.reservations"))
 
 
-# --- one stay: view, discharge, move, correct --------------------------------------------------
+# --- one stay: view, discharge (confirmed, undoable), move, correct ---------------------------
+
+PREFIX = STAY_FORM_PREFIXES
 
 
-def _stay_page(stay_id: int, status: int = 200, **forms):
+def _stay_page(stay_id: int, status: int = 200, discharge_preview=None, **forms):
     """The stay page (audited); the permission is checked before anything is rendered,
-    on error paths too."""
-    record = stays.stay_record(actor(), stay_id)
+    on error paths too. Forms not submitted are built without the request's data, each
+    with its own prefix (unique ids on the page)."""
+    page = stay_pages.stay_page(actor(), stay_id, utc_now())
     db.session.commit()  # the audit entry of the view
-    stay = record.stay
+    stay = page.record.stay
     choices = _choices(places.open_facilities(actor()))
-    move_form = forms.get("move") or MoveForm()
+    move_form = forms.get("move") or MoveForm(formdata=None, prefix=PREFIX["move"])
     move_form.facility_id.choices = [c for c in choices if c[0] != stay.facility_id]
     correction = forms.get("correct") or CorrectionForm(
+        formdata=None,
+        prefix=PREFIX["correct"],
         data={
             "facility_id": stay.facility_id,
             "legal_basis": stay.legal_basis.value,
             "start_at": to_local_naive(stay.start_at),
             "end_at": to_local_naive(stay.end_at),
             "end_reason": stay.end_reason.value if stay.end_reason else "",
-        }
+        },
     )
     correction.facility_id.choices = choices
     distribution = forms.get("distribution") or DistributionForm(
+        formdata=None,
+        prefix=PREFIX["distribution"],
         data={
             "reported_on": stay.distribution_reported_on,
             "result": stay.distribution_result.value if stay.distribution_result else "",
             "age_assessed_on": stay.age_assessed_on,
-        }
+        },
     )
     return render_template(
         "intake/stay.html",
-        record=record,
+        page=page,
+        record=page.record,
         stay=stay,
-        youth=record.youth,
-        discharge_form=forms.get("discharge") or DischargeForm(),
+        youth=page.record.youth,
+        discharge_form=forms.get("discharge")
+        or DischargeForm(formdata=None, prefix=PREFIX["discharge"]),
+        discharge_preview=discharge_preview,
+        discharge_time=(
+            to_local_naive(discharge_preview.instant).strftime("%Y-%m-%dT%H:%M:%S")
+            if discharge_preview is not None
+            else ""
+        ),
+        undo_form=UndoDischargeForm(formdata=None, prefix=PREFIX["undo"]),
         move_form=move_form,
         correction_form=correction,
         distribution_form=distribution,
+        history_entry=history_entry,
+        error_message=error_message,
     ), status
 
 
 @bp.get("/stays/<int:stay_id>")
 @login_required
 def stay(stay_id: int):
-    """One stay with the youth's history and the actions on it (personal data: audited)."""
+    """One stay with the youth's history, siblings and the actions on it (personal data:
+    audited)."""
     return _stay_page(stay_id)
 
 
 @bp.post("/stays/<int:stay_id>/discharge")
 @login_required
 def discharge(stay_id: int):
-    """End a stay with reason and time."""
-    form = DischargeForm()
+    """End a stay with reason and time: first what will be recorded, then, confirmed, the
+    discharge (which its recorder may take back for DISCHARGE_UNDO_MINUTES)."""
+    form = DischargeForm(prefix=PREFIX["discharge"])
     if form.validate_on_submit():
         try:
-            stays.discharge(
+            if form.confirm.data != "1":
+                preview = stays.preview_discharge(
+                    actor(), stay_id, reason=form.reason.data, end=from_local(form.time.data)
+                )
+                db.session.rollback()
+                return _stay_page(stay_id, 200, discharge_preview=preview, discharge=form)
+            stay = stays.discharge(
                 actor(), stay_id, reason=form.reason.data, end=from_local(form.time.data)
             )
             db.session.commit()
-            flash(_("Entlassung gespeichert."), "success")
+            until = stays.undo_until(stay)
+            flash(
+                _(
+                    "Entlassung gespeichert. Bis %(until)s können Sie sie zurücknehmen.",
+                    until=local(until).strftime("%H:%M"),
+                )
+                if until is not None
+                else _("Entlassung gespeichert."),
+                "success",
+            )
             return redirect(url_for("intake.stay", stay_id=stay_id))
         except PlacementError as error:
             show_error(form, error)
+    form.confirm.data = ""
     return _stay_page(stay_id, 422, discharge=form)
+
+
+@bp.post("/stays/<int:stay_id>/undo-discharge")
+@login_required
+def undo_discharge(stay_id: int):
+    """Take back a discharge one recorded oneself a short while ago; afterwards (or when
+    the youth was placed elsewhere meanwhile) a correction is the way."""
+    form = UndoDischargeForm(prefix=PREFIX["undo"])
+    if not form.validate_on_submit():
+        flash(_("Das Formular ist abgelaufen; bitte erneut versuchen."), "danger")
+        return redirect(url_for("intake.stay", stay_id=stay_id))
+    try:
+        result = stays.undo_discharge(actor(), stay_id)
+        db.session.commit()
+    except Forbidden:
+        raise
+    except PlacementError as error:
+        db.session.rollback()
+        flash(error_message(error), "danger")
+        return _stay_page(stay_id, 409 if isinstance(error, Conflict) else 404)
+    flash(
+        _(
+            "Entlassung zurückgenommen: %(ref)s ist wieder in %(facility)s untergebracht.",
+            ref=result.stay.youth.reference,
+            facility=result.stay.facility.name,
+        ),
+        "success",
+    )
+    for warning in result.warnings:
+        flash(warning_message(warning), "warning")
+    return redirect(url_for("intake.stay", stay_id=stay_id))
 
 
 @bp.post("/stays/<int:stay_id>/move")
 @login_required
 def move(stay_id: int):
     """Move to another facility (siblings along when asked)."""
-    form = MoveForm()
+    form = MoveForm(prefix=PREFIX["move"])
     form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
         try:
@@ -351,7 +585,7 @@ def move(stay_id: int):
 @login_required
 def correct(stay_id: int):
     """Correct a recorded stay; the reason and the before/after go to the audit log."""
-    form = CorrectionForm()
+    form = CorrectionForm(prefix=PREFIX["correct"])
     form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
         try:
@@ -377,7 +611,7 @@ def correct(stay_id: int):
 @login_required
 def distribution(stay_id: int):
     """Record the §42a procedure: reported on, result, age assessment."""
-    form = DistributionForm()
+    form = DistributionForm(prefix=PREFIX["distribution"])
     if form.validate_on_submit():
         try:
             stays.record_distribution(

@@ -1,11 +1,15 @@
-from flask import Blueprint, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from placement import scheduler
 from placement.facilities import display
 from placement.facilities.params import parse_board
+from placement.messages import error_message
 from placement.models.enums import FacilityKind, Gender, choices
-from placement.services.reporting import overview
+from placement.services.errors import BadInput
+from placement.services.reporting import directory, overview
+from placement.timeutil import now as utcnow
 from placement.views import actor
 
 bp = Blueprint("main", __name__)
@@ -17,7 +21,15 @@ def index():
     """Start page: every active facility with its occupancy now or as of ``at`` (counts
     only), filtered by kind, planning area and youth profile, with totals."""
     params = parse_board(request.args)
-    board = overview.board_at(actor(), params.instant, params.filters)
+    try:
+        board = overview.board_at(actor(), params.instant, params.filters, as_of=params.as_of)
+    except BadInput as error:
+        # A future or too early "as of": say so at the field and show the current state.
+        params.errors["at"] = " ".join(
+            (error_message(error, _("Stand")), _("Angezeigt wird der aktuelle Stand."))
+        )
+        params.instant, params.as_of = utcnow(), False
+        board = overview.board_at(actor(), params.instant, params.filters)
     return render_template(
         "main/index.html",
         board=board,
@@ -25,7 +37,36 @@ def index():
         kind_choices=choices(FacilityKind),
         gender_choices=choices(Gender),
         fmt=display,
-    )
+    ), (422 if params.errors else 200)
+
+
+@bp.route("/einrichtungen")
+@login_required
+def facilities():
+    """The facility directory: kind, planning area, profile and places of every open
+    facility, each linked to its page; optionally one kind only."""
+    errors: dict[str, str] = {}
+    kind = None
+    raw_kind = request.args.get("kind", "")
+    if raw_kind:
+        try:
+            kind = FacilityKind(raw_kind)
+        except ValueError:
+            errors["kind"] = _("„Art“: unbekannte Einrichtungsart.")
+    entries = directory.facility_directory(actor(), utcnow(), kind)
+    return render_template(
+        "main/facilities.html",
+        entries=entries,
+        errors=errors,
+        kind=raw_kind,
+        kind_choices=choices(FacilityKind),
+    ), (422 if errors else 200)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on their own; the icon is the SVG in static/."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.route("/health")

@@ -12,7 +12,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.enums import Role, db_enum
 
-
 # The facilities an account is assigned to: a facility manager's houses, an on-call team's.
 user_facility = Table(
     "user_facility",

@@ -6,6 +6,8 @@ from flask_login import login_required
 
 from placement.facilities.display import table_rows_html
 from placement.facilities.params import parse_at
+from placement.messages import error_message
+from placement.services.errors import BadInput
 from placement.services.reporting import downloads, reports
 from placement.timeutil import local
 from placement.timeutil import now as utcnow
@@ -42,7 +44,12 @@ def index():
 def stichtag():
     """Occupancy per facility at one instant (default now), as page, CSV or XLSX."""
     params = parse_at(request.args, label=_("Stichtag"))
-    report = reports.stichtag_report(actor(), params.instant)
+    try:
+        report = reports.stichtag_report(actor(), params.instant)
+    except BadInput as error:
+        # A Stichtag in the future or before the data: no report, only the message.
+        params.errors["at"] = error_message(error, _("Stichtag"))
+        return render_template("reports/stichtag.html", report=None, params=params), 422
     stamp = local(params.instant)
     title = _("Stichtagsbericht")
     subtitle = _("Stichtag %(at)s (Europe/Berlin)", at=stamp.strftime("%d.%m.%Y %H:%M"))
@@ -56,8 +63,9 @@ def stichtag():
         params=params,
         subtitle=subtitle,
         downloads=_download_urls(),
+        print_url=_print_url(),
         **_html_table(table),
-    )
+    ), (422 if params.errors else 200)
 
 
 @bp.route("/monthly")
@@ -79,7 +87,12 @@ def monthly():
                 "Vormonat.",
                 value=raw,
             )
-    report = reports.monthly_report(actor(), year, month)
+    try:
+        report = reports.monthly_report(actor(), year, month)
+    except BadInput as error:
+        # A month not begun yet or before the data: no report, only the message.
+        errors["month"] = error_message(error, _("Monat"))
+        return _monthly_refused(errors, raw)
     title = _("Monatsbericht")
     subtitle = _("%(month)02d/%(year)s (Europe/Berlin)", month=month, year=year)
     table = downloads.monthly_table(report)
@@ -94,8 +107,21 @@ def monthly():
         month_value=f"{year}-{month:02d}",
         subtitle=subtitle,
         downloads=_download_urls(),
+        print_url=_print_url(),
         **_html_table(table),
-    )
+    ), (422 if errors else 200)
+
+
+def _monthly_refused(errors: dict[str, str], typed: str):
+    return render_template(
+        "reports/monthly.html", report=None, errors=errors, typed=typed, month_value=typed
+    ), 422
+
+
+def _print_url() -> str:
+    """The same report as a print view (landscape, no navigation)."""
+    args = {k: v for k, v in request.args.to_dict().items() if k not in ("format", "print")}
+    return url_for(request.endpoint, **args, print=1)
 
 
 def _download(table, title: str, subtitle: str, filename: str):

@@ -9,10 +9,10 @@ import secrets
 from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import User
+from placement.models import Facility, User
 from placement.models.enums import Role
 from placement.services.accounts import audit
-from placement.services.errors import Code, Conflict, RuleViolation
+from placement.services.errors import Code, Conflict, NotFound, RuleViolation
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
@@ -21,9 +21,16 @@ __all__ = ["Role", "authenticate", "create_user"]
 
 
 def create_user(
-    actor: audit.Actor, *, email: str, role: Role | str, password: str, name: str = ""
+    actor: audit.Actor,
+    *,
+    email: str,
+    role: Role | str,
+    password: str,
+    name: str = "",
+    facility_ids: list[int] | None = None,
 ) -> User:
-    """Create an account; e-mail addresses are unique regardless of case."""
+    """Create an account; e-mail addresses are unique regardless of case. ``facility_ids``
+    are the facilities assigned to it (a facility manager's houses)."""
     email = email.strip().lower()
     if not EMAIL_PATTERN.match(email):
         raise RuleViolation(Code.INVALID_EMAIL, "email")
@@ -35,10 +42,22 @@ def create_user(
         raise RuleViolation(Code.PASSWORD_TOO_SHORT, "password", min=MIN_PASSWORD_LENGTH)
     if db.session.scalar(select(User).where(func.lower(User.email) == email)):
         raise Conflict(Code.EMAIL_TAKEN, "email")
+    facilities = []
+    for facility_id in dict.fromkeys(facility_ids or []):
+        facility = db.session.get(Facility, facility_id)
+        if facility is None:
+            raise NotFound(Code.UNKNOWN_FACILITY, "facility", id=facility_id)
+        facilities.append(facility)
     user = User(email=email, role=role, name=name)
     user.set_password(password)
+    user.facilities = facilities
     db.session.add(user)
-    audit.record(actor, "user.create", user, after=audit.snapshot(user))
+    audit.record(
+        actor,
+        "user.create",
+        user,
+        after={**audit.snapshot(user), "facility_ids": [f.id for f in facilities]},
+    )
     return user
 
 

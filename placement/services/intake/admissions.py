@@ -6,21 +6,34 @@ does it, checking everything again under the facility lock. An admission is neve
 for lack of places (an Inobhutnahme must happen): it is recorded with a warning and an
 over-occupancy event in the same transaction.
 
+Siblings are one request with several new youths (``youths``): one sibling group (a
+generated code), every stay in one transaction under one facility lock, one capacity
+warning and one confirmation for the group. A single admission is a group of one.
+
 Confirmation: a preview carries a ``confirmation`` token that stands for what it showed.
 An admission sent with that token is refused with ``confirmation_outdated`` (and the new
 preview) when the situation under the lock differs from what was confirmed, e.g. the last
-place was taken meanwhile. Sent without a token it is recorded as it is, with its warnings.
+place was taken meanwhile. Sent without a token it is recorded as it is, with its warnings,
+unless the preview has notices (a start more than 24 hours back or in the future, a person
+of full age): those are refused with ``confirmation_required`` until confirmed.
+
+Once only: an HTML form carries a one-time ``form_token``, spent in the transaction of the
+admission (``FormSubmission``); sent again (back button) it is refused with the stay it
+created. A file number or reference with an open stay is refused with that stay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from placement.extensions import db
-from placement.models import Facility, Reservation, ReservationStatus, Stay, Youth
+from placement.models import Facility, FormSubmission, Reservation, ReservationStatus, Stay, Youth
 from placement.models.enums import Gender, LegalBasis
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
@@ -28,6 +41,7 @@ from placement.services.errors import BadInput, Code, Conflict, OverrideRequired
 from placement.services.intake import stays
 from placement.services.intake.arrivals import (
     Warning,
+    WarningCode,
     capacity_warnings,
     record_arrival,
     worst_state,
@@ -35,23 +49,29 @@ from placement.services.intake.arrivals import (
 from placement.services.intake.reservations import get_reservation, holds_place
 from placement.services.intake.rules import (
     MAX_AGE,
+    MAX_SIBLINGS,
     Mismatch,
+    Notice,
     active_facility,
+    admission_instant,
+    adult_notice,
     age_on,
     berlin_day,
-    checked_instant,
     code_of,
     default_legal_basis,
     estimated_birth_date,
     profile_mismatches,
     reason_text,
     require_override,
+    start_notices,
 )
 from placement.services.intake.youths import (
     CheckedYouth,
     NewYouth,
     check_new_youth,
     create_youth,
+    generate_reference,
+    generate_sibling_group,
     get_youth,
     same_file_number,
     youth_by_reference,
@@ -63,32 +83,69 @@ from placement.timeutil import now as utc_now
 @dataclass(frozen=True)
 class AdmissionRequest:
     """One admission as asked for. The youth is an existing one (``youth_id`` or its
-    pseudonymous ``youth_reference``) or a new one (``youth``). Without a facility the
-    reservation's is used; without a legal basis the default for the youth and facility."""
+    pseudonymous ``youth_reference``), a new one (``youth``), or several new siblings
+    admitted together (``youths``). Without a facility the reservation's is used; without
+    a legal basis the default for the youth and facility. ``form_token`` is the one-time
+    token of the form that sent it (HTML)."""
 
     facility_id: int | None = None
     legal_basis: LegalBasis | str | None = None
     youth_id: int | None = None
     youth_reference: str | None = None
     youth: NewYouth | None = None
+    youths: tuple[NewYouth, ...] = ()
     start: datetime | None = None
     reservation_id: int | None = None
     override_reason: str | None = None
     confirmation: str | None = None
+    form_token: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberPreview:
+    """One youth of an admission: age, profile mismatches, notices, possible duplicates."""
+
+    prefix: str  # the youth's field names start so: "youth.", "youths[1]."
+    reference: str | None  # existing youth's reference, or the typed one
+    age: int
+    mismatches: list[Mismatch]
+    notices: list[Notice]
+    duplicates: list[str]
 
 
 @dataclass(frozen=True)
 class AdmissionPreview:
-    """What an admission would do."""
+    """What an admission would do. ``members`` holds one entry per youth; ``age``,
+    ``mismatches`` and ``duplicates`` are the first youth's and the group's in one."""
 
     facility: Facility
     legal_basis: LegalBasis
-    age: int
-    mismatches: list[Mismatch]
+    members: list[MemberPreview]
     warnings: list[Warning]
-    duplicates: list[str]  # references of youths recorded under the same file number
+    notices: list[Notice]  # the start's and every member's
     override_error: OverrideRequired | None  # what admit would refuse: no reason given
     confirmation: str
+
+    @property
+    def age(self) -> int:
+        return self.members[0].age
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        return _unique(m for member in self.members for m in member.mismatches)
+
+    @property
+    def duplicates(self) -> list[str]:
+        return _unique(d for member in self.members for d in member.duplicates)
+
+    @property
+    def group(self) -> bool:
+        return len(self.members) > 1
+
+    @property
+    def over_capacity(self) -> bool:
+        """Whether the facility is (or gets) over its limit, so the admission is reported."""
+        return any(w.code != WarningCode.ABOVE_USABLE for w in self.warnings)
 
     @property
     def override_missing(self) -> bool:
@@ -96,13 +153,22 @@ class AdmissionPreview:
 
     @property
     def needs_confirmation(self) -> bool:
-        return bool(self.mismatches or self.warnings or self.duplicates)
+        return bool(self.mismatches or self.warnings or self.duplicates or self.notices)
+
+
+def _unique(items) -> list:
+    seen: list = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
 
 
 @dataclass
 class AdmissionResult:
-    stay: Stay
+    stay: Stay  # the first youth's
     warnings: list[Warning] = field(default_factory=list)
+    stays: list[Stay] = field(default_factory=list)
 
 
 class ConfirmationOutdated(Conflict):
@@ -119,7 +185,8 @@ class AdmissionDraft:
 
     facility_id: int | None
     birth_date: date | None
-    birth_date_estimated: bool
+    birth_date_estimated: bool  # precheck "estimated": derived from an age, umA youth
+    birth_date_from_age: bool  # computed from the age the place finder had (to check)
     gender: Gender | None
     uma: bool
     legal_basis: LegalBasis
@@ -133,44 +200,58 @@ def draft(
     gender: Gender | str | None = None,
     uma: bool = False,
 ) -> AdmissionDraft:
-    """Defaults for an admission: an estimated date of birth when only the age is known,
-    the default legal basis for the youth. Unknown values stay empty."""
+    """Defaults for an admission: a date of birth computed from the age when only the age
+    is known, marked as an estimate (age assessment pending) only for an unaccompanied
+    minor, whose papers are what is missing; a typed date is never an estimate. The
+    default legal basis for the youth. Unknown values stay empty."""
     if facility_id is not None and db.session.get(Facility, facility_id) is None:
         facility_id = None
-    estimated = birth_date is None and age is not None and 0 <= age <= MAX_AGE
-    if estimated:
+    from_age = birth_date is None and age is not None and 0 <= age <= MAX_AGE
+    if from_age:
         birth_date = estimated_birth_date(age, berlin_day(utc_now()))
+    estimated = from_age and bool(uma)
     try:
         gender = Gender(gender) if gender else None
     except ValueError:
         gender = None
-    return AdmissionDraft(facility_id, birth_date, estimated, gender, uma, default_legal_basis(uma))
+    return AdmissionDraft(
+        facility_id, birth_date, estimated, from_age, gender, uma, default_legal_basis(uma)
+    )
+
+
+def new_form_token() -> str:
+    """A one-time token for a rendered admission form."""
+    return secrets.token_urlsafe(24)
+
+
+def suggested_reference() -> str:
+    """The generated pseudonymous reference an admission form offers as its default."""
+    return generate_reference(utc_now())
 
 
 # --- resolving a request --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class _Member:
+    prefix: str
+    youth: Youth | None  # existing youth
+    new_youth: CheckedYouth | None
+
+    @property
+    def person(self) -> Youth | CheckedYouth:
+        return self.youth or self.new_youth
+
+
+@dataclass(frozen=True)
 class _Resolved:
     facility: Facility
     instant: datetime
-    youth: Youth | None  # existing youth
-    new_youth: CheckedYouth | None
+    members: list[_Member]
     legal_basis: LegalBasis
     override: str | None
     reservation: Reservation | None
-
-    @property
-    def birth_date(self) -> date:
-        return (self.youth or self.new_youth).birth_date
-
-    @property
-    def gender(self) -> Gender:
-        return (self.youth or self.new_youth).gender
-
-    @property
-    def uma(self) -> bool:
-        return (self.youth or self.new_youth).uma
+    start_notices: list[Notice]
 
 
 def _reservation(request: AdmissionRequest) -> Reservation | None:
@@ -184,8 +265,36 @@ def _reservation(request: AdmissionRequest) -> Reservation | None:
     return reservation
 
 
+def spent_form(token: str | None) -> FormSubmission | None:
+    """The record of an admission form already sent with this one-time token."""
+    return db.session.get(FormSubmission, token) if token else None
+
+
+def _check_form_token(token: str | None) -> None:
+    spent = spent_form(token)
+    if spent is not None:
+        raise Conflict(Code.FORM_ALREADY_SUBMITTED, "form_token", stay_id=spent.stay_id)
+
+
+def _spend_form_token(actor: audit.Actor, token: str | None) -> FormSubmission | None:
+    """Spend a one-time form token before anything is written. The facility lock serialises
+    copies of a form sent to one facility; copies sent at once to different facilities
+    meet at the token's primary key, and the later one is refused like a resend."""
+    if not token:
+        return None
+    submission = FormSubmission(token=token, used_at=utc_now(), user_id=actor.user_id)
+    try:
+        with db.session.begin_nested():
+            db.session.add(submission)
+    except IntegrityError:
+        _check_form_token(token)
+        raise
+    return submission
+
+
 def _resolve(request: AdmissionRequest) -> _Resolved:
     """Every check that needs no lock, in the order a form is read."""
+    _check_form_token(request.form_token)
     reservation = _reservation(request)
     facility_id = request.facility_id
     if facility_id is None:
@@ -196,66 +305,106 @@ def _resolve(request: AdmissionRequest) -> _Resolved:
     override = reason_text(request.override_reason, "override_reason")
     given = [
         name
-        for name in ("youth_id", "youth_reference", "youth")
-        if getattr(request, name) not in (None, "")
+        for name in ("youth_id", "youth_reference", "youth", "youths")
+        if getattr(request, name) not in (None, "", ())
     ]
     if len(given) != 1:
-        raise BadInput(Code.YOUTH_CHOICE, "youth")
-    instant = checked_instant(request.start, "start")
-    youth = new_youth = None
-    if request.youth_id is not None:
-        youth = get_youth(request.youth_id)
-    elif request.youth_reference:
-        youth = youth_by_reference(request.youth_reference)
-    else:
-        new_youth = check_new_youth(request.youth, at=instant)
-    if youth is not None:
-        if stays.open_stay_of(youth.id) is not None:
-            field = "youth_id" if request.youth_id is not None else "youth_reference"
-            raise Conflict(Code.OPEN_STAY_EXISTS, field)
+        raise BadInput(Code.YOUTH_CHOICE, "youths" if request.youths else "youth")
+    if len(request.youths) > MAX_SIBLINGS:
+        raise RuleViolation(Code.SIBLINGS_OUT_OF_RANGE, "youths", max=MAX_SIBLINGS)
+    current = utc_now()
+    instant = admission_instant(request.start, current)
+    members = []
+    if request.youth_id is not None or request.youth_reference:
+        if request.youth_id is not None:
+            youth, name = get_youth(request.youth_id), "youth_id"
+        else:
+            youth, name = youth_by_reference(request.youth_reference), "youth_reference"
+        open_stay = stays.open_stay_of(youth.id)
+        if open_stay is not None:
+            raise Conflict(Code.OPEN_STAY_EXISTS, name, stay_id=open_stay.id)
         if youth.birth_date > berlin_day(instant):
             raise RuleViolation(Code.ADMISSION_BEFORE_BIRTH, "start")
         if stays.find_overlap(youth.id, instant, None) is not None:
             raise Conflict(Code.OVERLAPPING_STAY, "start")
-    uma = (youth or new_youth).uma
+        members.append(_Member("youth.", youth, None))
+    else:
+        typed = (
+            [("youth.", request.youth)]
+            if request.youth is not None
+            else [(f"youths[{index}].", youth) for index, youth in enumerate(request.youths)]
+        )
+        references: set[str] = set()
+        for prefix, youth in typed:
+            checked = check_new_youth(youth, at=instant, prefix=prefix)
+            if checked.reference is not None:
+                if checked.reference.lower() in references:
+                    raise Conflict(
+                        Code.DUPLICATE_REFERENCE, f"{prefix}reference", reference=checked.reference
+                    )
+                references.add(checked.reference.lower())
+            members.append(_Member(prefix, None, checked))
+    uma = members[0].person.uma
     basis = (
         code_of(LegalBasis, request.legal_basis, "legal_basis")
         if request.legal_basis
         else default_legal_basis(uma)
     )
-    return _Resolved(target, instant, youth, new_youth, basis, override, reservation)
+    return _Resolved(
+        target,
+        instant,
+        members,
+        basis,
+        override,
+        reservation,
+        start_notices(request.start, instant, current),
+    )
+
+
+def _member_preview(resolved: _Resolved, member: _Member) -> MemberPreview:
+    person = member.person
+    age = age_on(person.birth_date, resolved.instant)
+    duplicates = (
+        [y.reference for y in same_file_number(member.new_youth.file_number)]
+        if member.new_youth is not None
+        else []
+    )
+    return MemberPreview(
+        prefix=member.prefix,
+        reference=person.reference,
+        age=age,
+        mismatches=profile_mismatches(resolved.facility, age, person.gender, person.uma),
+        notices=adult_notice(age, f"{member.prefix}birth_date"),
+        duplicates=duplicates,
+    )
 
 
 def _preview(request: AdmissionRequest, resolved: _Resolved) -> AdmissionPreview:
     """The preview of a resolved request, from the facility's state as ``admit`` will warn
-    about it: at the admission instant or now, whichever is worse, with the youth's own
+    about it: at the admission instant or now, whichever is worse, with the youths' own
     reservation or absconding hold taken over by the arrival."""
     target = resolved.facility
-    age = age_on(resolved.birth_date, resolved.instant)
-    mismatches = profile_mismatches(target, age, resolved.gender, resolved.uma)
-    held = (
-        stays.held_places(resolved.youth.id, target.id, resolved.instant)
-        if resolved.youth is not None
-        else 0
+    members = [_member_preview(resolved, member) for member in resolved.members]
+    held = sum(
+        stays.held_places(member.youth.id, target.id, resolved.instant)
+        for member in resolved.members
+        if member.youth is not None
     )
+    releasing = resolved.reservation.places if resolved.reservation is not None else 0
     after = worst_state(target.id, resolved.instant).after_arrivals(
-        1, releasing=int(resolved.reservation is not None), releasing_held=held
+        len(members), releasing=releasing, releasing_held=held
     )
     warnings = capacity_warnings(target, after)
-    duplicates = (
-        [y.reference for y in same_file_number(resolved.new_youth.file_number)]
-        if resolved.new_youth is not None
-        else []
-    )
+    mismatches = _unique(m for member in members for m in member.mismatches)
+    notices = [*resolved.start_notices, *(n for member in members for n in member.notices)]
     return AdmissionPreview(
         facility=target,
         legal_basis=resolved.legal_basis,
-        age=age,
-        mismatches=mismatches,
+        members=members,
         warnings=warnings,
-        duplicates=duplicates,
+        notices=notices,
         override_error=_override_error(mismatches, resolved.override),
-        confirmation=_confirmation(request, resolved, mismatches, warnings, duplicates),
+        confirmation=_confirmation(request, resolved, members, warnings, notices),
     )
 
 
@@ -270,31 +419,34 @@ def _override_error(mismatches: list[Mismatch], override: str | None) -> Overrid
 def _confirmation(
     request: AdmissionRequest,
     resolved: _Resolved,
-    mismatches: list[Mismatch],
+    members: list[MemberPreview],
     warnings: list[Warning],
-    duplicates: list[str],
+    notices: list[Notice],
 ) -> str:
-    """A token for what a preview showed: the house, the person, the time, the reservation,
-    and the kinds of warning. Changing any of them after seeing the warnings asks again."""
-    person = (
-        ["id", resolved.youth.id]
-        if resolved.youth is not None
+    """A token for what a preview showed: the house, the persons, the time, the reservation,
+    and the kinds of warning and notice. Changing any of them after seeing the warnings
+    asks again."""
+    persons = [
+        ["id", member.youth.id]
+        if member.youth is not None
         else [
             "new",
-            resolved.new_youth.birth_date.isoformat(),
-            resolved.gender.value,
-            resolved.uma,
-            resolved.new_youth.file_number,
+            member.new_youth.birth_date.isoformat(),
+            member.new_youth.gender.value,
+            member.new_youth.uma,
+            member.new_youth.file_number,
         ]
-    )
+        for member in resolved.members
+    ]
     shown = [
         resolved.facility.id,
-        person,
+        persons[0] if len(persons) == 1 else persons,
         request.start.isoformat() if request.start else "now",
         request.reservation_id,
-        sorted(m.code.value for m in mismatches),
+        sorted({m.code.value for member in members for m in member.mismatches}),
         sorted(w.code.value for w in warnings),
-        duplicates,
+        [member.duplicates for member in members],
+        sorted(f"{n.code.value}@{n.field}" for n in notices),
     ]
     return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:20]
 
@@ -310,50 +462,78 @@ def preview(actor: audit.Actor, request: AdmissionRequest) -> AdmissionPreview:
 
 
 def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
-    """Admit an existing or new youth into a facility; never refused for lack of places."""
+    """Admit an existing youth, a new one or new siblings together into a facility, in one
+    transaction; never refused for lack of places."""
     permissions.require(actor.role, Permission.ADMIT)
     target_id = request.facility_id
     if target_id is None and request.reservation_id is not None:
         target_id = _reservation(request).facility_id
     lock_facilities([] if target_id is None else [target_id])
-    # Resolve under the lock: "now" then follows every admission that went before.
+    # Resolve under the lock: "now" then follows every admission that went before, and a
+    # form sent twice at once finds its token spent by the first.
     resolved = _resolve(request)
     current = _preview(request, resolved)
     if request.confirmation is not None and request.confirmation != current.confirmation:
         raise ConfirmationOutdated(current)
     if current.override_error is not None:
         raise current.override_error
-    if resolved.youth is not None:
-        youth = resolved.youth
-    else:
-        youth = create_youth(actor, resolved.new_youth, at=resolved.instant)
-    stay = stays.record_stay(
-        actor,
-        youth_id=youth.id,
-        facility_id=resolved.facility.id,
-        legal_basis=resolved.legal_basis,
-        start_at=resolved.instant,
-        override_reason=resolved.override,
-    )
-    stays.release_absconding_hold(youth.id, resolved.instant)
+    if request.confirmation is None and current.notices:
+        first = current.notices[0]
+        raise RuleViolation(Code.CONFIRMATION_REQUIRED, first.field, notices=current.notices)
+    submission = _spend_form_token(actor, request.form_token)
+    group = _sibling_group(resolved)
+    admitted: list[Stay] = []
+    for member in resolved.members:
+        if member.youth is not None:
+            youth = member.youth
+        else:
+            checked = member.new_youth
+            if group is not None and checked.sibling_group is None:
+                checked = replace(checked, sibling_group=group)
+            youth = create_youth(actor, checked, at=resolved.instant)
+        stay = stays.record_stay(
+            actor,
+            youth_id=youth.id,
+            facility_id=resolved.facility.id,
+            legal_basis=resolved.legal_basis,
+            start_at=resolved.instant,
+            override_reason=resolved.override,
+        )
+        stays.release_absconding_hold(youth.id, resolved.instant)
+        admitted.append(stay)
+    first = admitted[0]
     if resolved.reservation is not None:
-        _claim(resolved.reservation, stay, resolved.instant)
-    warnings = record_arrival(resolved.facility, stay, resolved.instant)
-    audit.record(
-        actor,
-        "stay.admit",
-        stay,
-        reason=resolved.override,
-        after={
-            "warnings": [w.code.value for w in warnings],
-            "reservation_id": request.reservation_id,
-        },
-    )
-    return AdmissionResult(stay=stay, warnings=warnings)
+        _claim(resolved.reservation, first, resolved.instant)
+    # One warning and one over-occupancy event for the group, once every stay counts.
+    warnings = record_arrival(resolved.facility, first, resolved.instant)
+    if submission is not None:
+        submission.stay_id = first.id
+    after: dict = {
+        "warnings": [w.code.value for w in warnings],
+        "reservation_id": request.reservation_id,
+    }
+    if current.notices:  # what was confirmed: a backdated start, a person of full age
+        after["confirmed"] = sorted({n.code.value for n in current.notices})
+    if group is not None:
+        after.update(sibling_group=group, group_size=len(admitted))
+    for stay in admitted:
+        audit.record(actor, "stay.admit", stay, reason=resolved.override, after=after)
+    db.session.flush()
+    return AdmissionResult(stay=first, warnings=warnings, stays=admitted)
+
+
+def _sibling_group(resolved: _Resolved) -> str | None:
+    """The sibling group of new siblings admitted together: the typed code if any (the
+    first one typed), else a generated one. None for a single youth."""
+    news = [m.new_youth for m in resolved.members if m.new_youth is not None]
+    if len(news) < 2:
+        return None
+    typed = next((y.sibling_group for y in news if y.sibling_group), None)
+    return typed or generate_sibling_group(resolved.instant)
 
 
 def _claim(reservation: Reservation, stay: Stay, instant: datetime) -> None:
-    """The admission takes over the reservation's place (checked open under the lock)."""
+    """The admission takes over the reservation's places (checked open under the lock)."""
     reservation.status = ReservationStatus.ADMITTED
     reservation.closed_at = max(min(instant, utc_now()), reservation.created_at)
     reservation.stay_id = stay.id

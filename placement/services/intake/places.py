@@ -15,24 +15,37 @@ from placement.services.accounts.audit import Actor
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import BadInput, Code, RuleViolation
 from placement.services.intake.rules import (
+    ADULT_AGE,
     MAX_AGE,
+    MAX_SIBLINGS,
     Mismatch,
     age_on,
     berlin_day,
     facility,
     profile_mismatches,
 )
+from placement.services.occupancy.capacity import confirmation_stale
 from placement.services.occupancy.core import PlaceState
 from placement.services.occupancy.queries import place_states_at, state_of
 from solver.geo import haversine_km
 
-MAX_SIBLINGS = 12
+
+@dataclass(frozen=True)
+class ChildQuery:
+    """One child of a sibling group in a search: age or date of birth, and gender."""
+
+    gender: Gender | str | None
+    age: int | None = None
+    birth_date: date | None = None
 
 
 @dataclass(frozen=True)
 class PlaceQuery:
     """A place finder search: the youth's age or date of birth, gender, umA, how many
-    siblings go together, and optionally a location (coordinates or a facility nearby)."""
+    siblings go together, and optionally a location (coordinates or a facility nearby).
+    With ``children`` each sibling is checked with their own age and gender (the fields
+    are then named ``children[i].age`` ...); otherwise ``siblings`` children of the one
+    profile are looked for."""
 
     gender: Gender | str | None
     uma: bool
@@ -42,17 +55,37 @@ class PlaceQuery:
     latitude: float | None = None
     longitude: float | None = None
     near_facility_id: int | None = None
+    children: tuple[ChildQuery, ...] = ()
+
+
+@dataclass(frozen=True)
+class Child:
+    """A checked child of a search."""
+
+    age: int
+    gender: Gender
+
+    @property
+    def adult(self) -> bool:
+        return self.age >= ADULT_AGE
 
 
 @dataclass(frozen=True)
 class Search:
-    """A checked query: the age it stands for and where to measure distances from."""
+    """A checked query: the age it stands for and where to measure distances from; with
+    siblings, every child's age and gender (the first child's are ``age``/``gender``)."""
 
     age: int
     gender: Gender
     uma: bool
     siblings: int
     origin: tuple[float, float] | None
+    children: tuple[Child, ...] = ()
+
+    @property
+    def adults(self) -> list[int]:
+        """Positions (0-based) of children of full age: §42 is for minors, so flagged."""
+        return [i for i, child in enumerate(self.children) if child.adult]
 
 
 @dataclass(frozen=True)
@@ -81,6 +114,11 @@ class FacilityInfo:
             return None
         return [f.latitude, f.longitude]
 
+    @property
+    def confirmation_stale(self) -> bool:
+        """Figures never confirmed by the facility, or not within the configured hours."""
+        return confirmation_stale(self.facility.confirmed_at)
+
 
 def facility_info(actor: Actor, facility: Facility) -> FacilityInfo:
     """What ``actor`` may see of ``facility``'s whereabouts."""
@@ -95,6 +133,8 @@ class PlaceOption:
     mismatches: list[Mismatch] = field(default_factory=list)
     distance_km: float | None = None
     siblings: int = 1
+    # Per child of the search, why they fall outside the profile (empty lists: they fit).
+    child_mismatches: tuple[tuple[Mismatch, ...], ...] = ()
 
     @property
     def facility(self) -> Facility:
@@ -102,7 +142,13 @@ class PlaceOption:
 
     @property
     def suitable(self) -> bool:
+        """Everyone fits the profile."""
         return not self.mismatches
+
+    @property
+    def misfits(self) -> int:
+        """How many children fall outside the profile."""
+        return sum(1 for found in self.child_mismatches if found)
 
     @property
     def has_room(self) -> bool:
@@ -114,7 +160,7 @@ class PlaceOption:
         emptiest first within each."""
         tier = 0 if self.suitable and self.has_room else 1 if self.suitable else 2
         distance = self.distance_km if self.distance_km is not None else float("inf")
-        return (tier, distance, -self.state.free, self.facility.name)
+        return (tier, self.misfits, distance, -self.state.free, self.facility.name)
 
 
 @dataclass(frozen=True)
@@ -123,29 +169,47 @@ class PlaceResult:
     options: list[PlaceOption]
 
 
-def check_query(query: PlaceQuery, instant: datetime) -> Search:
-    """The query checked, field by field."""
-    if query.birth_date is not None:
-        if query.birth_date > berlin_day(instant):
-            raise RuleViolation(Code.BIRTH_DATE_IN_FUTURE, "birth_date")
-        age = age_on(query.birth_date, instant)
+def _check_child(child: ChildQuery, instant: datetime, prefix: str = "") -> Child:
+    """One child's age (from the date of birth if given) and gender; fields ``prefix``+name."""
+    if child.birth_date is not None:
+        if child.birth_date > berlin_day(instant):
+            raise RuleViolation(Code.BIRTH_DATE_IN_FUTURE, f"{prefix}birth_date")
+        age = age_on(child.birth_date, instant)
         if age > MAX_AGE:
-            raise RuleViolation(Code.TOO_OLD, "birth_date", max=MAX_AGE)
-    elif query.age is not None:
-        age = query.age
+            raise RuleViolation(Code.TOO_OLD, f"{prefix}birth_date", max=MAX_AGE)
+    elif child.age is not None:
+        age = child.age
         if not 0 <= age <= MAX_AGE:
-            raise RuleViolation(Code.AGE_OUT_OF_RANGE, "age", max=MAX_AGE)
+            raise RuleViolation(Code.AGE_OUT_OF_RANGE, f"{prefix}age", max=MAX_AGE)
     else:
-        raise BadInput(Code.AGE_OR_BIRTH_DATE_REQUIRED, "age")
-    if not query.gender:
-        raise BadInput(Code.GENDER_REQUIRED, "gender")
+        raise BadInput(Code.AGE_OR_BIRTH_DATE_REQUIRED, f"{prefix}age")
+    if not child.gender:
+        raise BadInput(Code.GENDER_REQUIRED, f"{prefix}gender")
     try:
-        gender = Gender(query.gender)
+        gender = Gender(child.gender)
     except ValueError as exc:
         allowed = ", ".join(g.value for g in Gender)
-        raise RuleViolation(Code.UNKNOWN_VALUE, "gender", allowed=allowed) from exc
-    if not 1 <= query.siblings <= MAX_SIBLINGS:
-        raise RuleViolation(Code.SIBLINGS_OUT_OF_RANGE, "siblings", max=MAX_SIBLINGS)
+        raise RuleViolation(Code.UNKNOWN_VALUE, f"{prefix}gender", allowed=allowed) from exc
+    return Child(age, gender)
+
+
+def check_query(query: PlaceQuery, instant: datetime) -> Search:
+    """The query checked, field by field (child by child)."""
+    if query.children:
+        if len(query.children) > MAX_SIBLINGS:
+            raise RuleViolation(Code.SIBLINGS_OUT_OF_RANGE, "children", max=MAX_SIBLINGS)
+        children = tuple(
+            _check_child(child, instant, f"children[{index}].")
+            for index, child in enumerate(query.children)
+        )
+        siblings = len(children)
+    else:
+        first = _check_child(ChildQuery(query.gender, query.age, query.birth_date), instant)
+        if not 1 <= query.siblings <= MAX_SIBLINGS:
+            raise RuleViolation(Code.SIBLINGS_OUT_OF_RANGE, "siblings", max=MAX_SIBLINGS)
+        siblings = query.siblings
+        children = (first,) * siblings
+    age, gender = children[0].age, children[0].gender
     origin = None
     if query.near_facility_id is not None:
         near = facility(query.near_facility_id, "near")
@@ -160,7 +224,7 @@ def check_query(query: PlaceQuery, instant: datetime) -> Search:
         if not -180 <= query.longitude <= 180:
             raise RuleViolation(Code.LONGITUDE_OUT_OF_RANGE, "lon")
         origin = (query.latitude, query.longitude)
-    return Search(age, gender, bool(query.uma), query.siblings, origin)
+    return Search(age, gender, bool(query.uma), siblings, origin, children)
 
 
 def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResult:
@@ -175,16 +239,29 @@ def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResu
         distance = None
         if search.origin is not None and found.latitude is not None and found.longitude is not None:
             distance = round(haversine_km(search.origin, (found.latitude, found.longitude)), 1)
+        per_child = tuple(
+            tuple(profile_mismatches(found, child.age, child.gender, search.uma))
+            for child in search.children
+        )
         options.append(
             PlaceOption(
                 info=facility_info(actor, found),
                 state=state_of(states, found.id),
-                mismatches=profile_mismatches(found, search.age, search.gender, search.uma),
+                mismatches=_unique(m for ms in per_child for m in ms),
                 distance_km=distance,
                 siblings=search.siblings,
+                child_mismatches=per_child,
             )
         )
     return PlaceResult(search, sorted(options, key=lambda option: option.rank))
+
+
+def _unique(items) -> list:
+    found: list = []
+    for item in items:
+        if item not in found:
+            found.append(item)
+    return found
 
 
 def open_facilities(actor: Actor) -> list[Facility]:

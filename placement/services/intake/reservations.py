@@ -1,4 +1,5 @@
-"""Reservations: one place held for an announced admission (police on the way).
+"""Reservations: places held for an announced admission (police on the way), one per
+child of an announced sibling group.
 
 A reservation becomes the admission through ``admissions.admit`` with its id."""
 
@@ -14,7 +15,12 @@ from placement.models import Reservation, ReservationStatus
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict, NotFound, RuleViolation
-from placement.services.intake.rules import MAX_NOTE_LENGTH, active_facility, bounded_text
+from placement.services.intake.rules import (
+    MAX_NOTE_LENGTH,
+    MAX_SIBLINGS,
+    active_facility,
+    bounded_text,
+)
 from placement.services.occupancy.core import covers
 from placement.services.occupancy.locking import lock_facilities
 from placement.services.occupancy.queries import place_state
@@ -28,14 +34,17 @@ def reserve(
     hours: int | None = None,
     expires_at: datetime | None = None,
     note: str | None = None,
+    places: int = 1,
 ) -> Reservation:
-    """Hold one free place for ``hours`` or until ``expires_at`` (default: for
-    RESERVATION_DEFAULT_HOURS).
+    """Hold ``places`` free places (siblings together) for ``hours`` or until
+    ``expires_at`` (default: for RESERVATION_DEFAULT_HOURS).
 
-    Unlike an admission, a reservation needs a truly free place: it can never hand out a
+    Unlike an admission, a reservation needs truly free places: it can never hand out a
     place that is already taken or held."""
     permissions.require(actor.role, Permission.ADMIT)
     note = bounded_text(note, "note", MAX_NOTE_LENGTH)
+    if not 1 <= places <= MAX_SIBLINGS:
+        raise RuleViolation(Code.SIBLINGS_OUT_OF_RANGE, "places", max=MAX_SIBLINGS)
     config = current_app.config
     longest = int(config["RESERVATION_MAX_HOURS"])
     if hours is not None and not 1 <= hours <= longest:
@@ -52,7 +61,7 @@ def reserve(
         raise RuleViolation(Code.EXPIRY_TOO_FAR, "expires_at", hours=longest)
     facility = active_facility(facility_id)
     state = place_state(facility.id, current)
-    if state.free < 1:
+    if state.free < places:
         raise Conflict(
             Code.NO_FREE_PLACE,
             "facility_id",
@@ -66,6 +75,7 @@ def reserve(
         created_at=current,
         expires_at=expires_at,
         note=note,
+        places=places,
         created_by_id=actor.user_id,
     )
     db.session.add(reservation)

@@ -26,6 +26,7 @@ MAX_REFERENCE_LENGTH = 40
 MAX_FILE_NUMBER_LENGTH = 60
 MAX_SIBLING_GROUP_LENGTH = 40
 MAX_NOTE_LENGTH = 200
+MAX_SIBLINGS = 12  # children found a place or admitted together
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -144,6 +145,66 @@ def profile_mismatches(
     if facility.uma_policy == UmaPolicy.NONE and uma:
         found.append(Mismatch(MismatchCode.NO_UMA))
     return found
+
+
+ADULT_AGE = 18
+BACKDATE_HOURS = 24  # an admission starting further back is confirmed with the date spelt out
+
+
+class NoticeCode(StrEnum):
+    START_BACKDATED = "start_backdated"
+    START_IN_FUTURE = "start_in_future"
+    ADULT = "adult"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something an admission asks to be confirmed (it is not refused for it): a start far
+    in the past or in the future, a person of full age. ``field`` is where it applies."""
+
+    code: NoticeCode
+    field: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def start_notices(
+    requested: datetime | None, instant: datetime, current: datetime, field: str = "start"
+) -> list[Notice]:
+    """A start typed more than BACKDATE_HOURS back, or later than the clock tolerance, is
+    confirmed with the date spelt out (a slip of the day or month is easy at night)."""
+    if requested is None:
+        return []
+    tolerance = timedelta(minutes=current_app.config["MAX_FUTURE_MINUTES"])
+    if instant < current - timedelta(hours=BACKDATE_HOURS):
+        behind = current - instant
+        return [Notice(NoticeCode.START_BACKDATED, field, _span(behind) | {"at": instant})]
+    if instant > current + tolerance:
+        return [
+            Notice(NoticeCode.START_IN_FUTURE, field, _span(instant - current) | {"at": instant})
+        ]
+    return []
+
+
+def admission_instant(value: datetime | None, current: datetime, field: str = "start") -> datetime:
+    """The start of an admission (default now). A start announced a few hours ahead is
+    confirmed (``start_notices``); more than BACKDATE_HOURS ahead it is refused, because
+    it is a slip of the date, and a place for later is a reservation."""
+    if value is None:
+        return current
+    if value > current + timedelta(hours=BACKDATE_HOURS):
+        raise RuleViolation(Code.INSTANT_IN_FUTURE, field)
+    return value
+
+
+def _span(delta: timedelta) -> dict[str, int]:
+    days = delta.days
+    return {"days": days, "hours": round(delta.total_seconds() / 3600)}
+
+
+def adult_notice(age: int, field: str) -> list[Notice]:
+    """Of full age: §42 is for minors, so this is §41 help for young adults or an age
+    assessment that found the person adult, and it is confirmed as such."""
+    return [Notice(NoticeCode.ADULT, field, {"age": age})] if age >= ADULT_AGE else []
 
 
 def require_override(mismatches: list[Mismatch], override: str | None) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import or_, select
 
 from placement.extensions import db
@@ -17,7 +18,14 @@ from placement.models import Stay, Youth
 from placement.models.enums import DistributionResult, EndReason, LegalBasis
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
-from placement.services.errors import Code, Conflict, NotFound, RuleViolation
+from placement.services.errors import (
+    Code,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PlacementError,
+    RuleViolation,
+)
 from placement.services.intake.arrivals import Warning, record_arrival
 from placement.services.intake.rules import (
     absconded_hold_days,
@@ -194,52 +202,129 @@ def record_distribution(
     return stay
 
 
-MAX_LISTED_STAYS = 5000
-
-
-def list_stays(
-    actor: audit.Actor, *, facility_id: int | None = None, open_only: bool | None = None
-) -> list[Stay]:
-    """Stays by start, optionally of one facility and only open (or only ended) ones.
-    Personal data: the view is written to the audit log."""
-    permissions.require(actor.role, Permission.VIEW_PERSONS)
-    query = select(Stay).order_by(Stay.start_at)
-    if facility_id is not None:
-        query = query.where(Stay.facility_id == facility_id)
-    if open_only is True:
-        query = query.where(Stay.end_at.is_(None))
-    elif open_only is False:
-        query = query.where(Stay.end_at.is_not(None))
-    rows = db.session.scalars(query.limit(MAX_LISTED_STAYS)).all()
-    audit.record(
-        actor,
-        "stays.view",
-        object_type="facility",
-        object_id=facility_id,
-        after={"count": len(rows), "open": open_only},
-    )
-    return rows
-
-
 # --- discharge ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DischargePreview:
+    """What a discharge would record, spelled out before it is confirmed."""
+
+    stay: Stay
+    reason: EndReason
+    instant: datetime
+    place_held_until: datetime | None
+
+
+def _discharge_values(
+    actor: audit.Actor, stay_id: int, reason: EndReason | str | None, end: datetime | None
+) -> DischargePreview:
+    permissions.require(actor.role, Permission.DISCHARGE)
+    if reason is None or reason == "":
+        raise RuleViolation(Code.MISSING, "reason")
+    end_reason = code_of(EndReason, reason, "reason")
+    instant = checked_instant(end, "time")
+    stay = _open_stay(stay_id)
+    if instant <= stay.start_at:
+        raise RuleViolation(Code.DISCHARGE_BEFORE_ADMISSION, "time")
+    return DischargePreview(stay, end_reason, instant, _held_until(end_reason, instant))
+
+
+def preview_discharge(
+    actor: audit.Actor, stay_id: int, *, reason: EndReason | str | None, end: datetime | None
+) -> DischargePreview:
+    """What ``discharge`` would record (nothing is written); raises what it raises. A
+    missing time becomes now, so that the confirmation names the instant it records."""
+    return _discharge_values(actor, stay_id, reason, end)
+
+
+def _mark_ended(actor: audit.Actor, stay: Stay) -> None:
+    """Who recorded the end and when: the window in which they may take it back."""
+    stay.ended_by_id = actor.user_id
+    stay.ended_recorded_at = utc_now()
 
 
 def discharge(
     actor: audit.Actor, stay_id: int, *, reason: EndReason | str, end: datetime | None = None
 ) -> Stay:
     """End a stay. After an absconding the place stays held for ABSCONDED_HOLD_DAYS."""
-    permissions.require(actor.role, Permission.DISCHARGE)
-    end_reason = code_of(EndReason, reason, "reason")
-    instant = checked_instant(end, "time")
-    stay = _open_stay(stay_id)
-    if instant <= stay.start_at:
-        raise RuleViolation(Code.DISCHARGE_BEFORE_ADMISSION, "time")
+    values = _discharge_values(actor, stay_id, reason, end)
+    stay = values.stay
     before = audit.snapshot(stay)
-    stay.end_at = instant
-    stay.end_reason = end_reason
-    stay.place_held_until = _held_until(end_reason, instant)
+    stay.end_at = values.instant
+    stay.end_reason = values.reason
+    stay.place_held_until = values.place_held_until
+    _mark_ended(actor, stay)
     audit.record(actor, "stay.discharge", stay, before=before, after=audit.snapshot(stay))
     return stay
+
+
+def undo_minutes() -> int:
+    return int(current_app.config["DISCHARGE_UNDO_MINUTES"])
+
+
+def undo_until(stay: Stay) -> datetime | None:
+    """Until when the recorded end of ``stay`` may be taken back (None: not ended, or the
+    end was not recorded by a person)."""
+    if stay.end_at is None or stay.ended_recorded_at is None or stay.ended_by_id is None:
+        return None
+    return stay.ended_recorded_at + timedelta(minutes=undo_minutes())
+
+
+def undo_refusal(actor: audit.Actor, stay: Stay, instant: datetime) -> PlacementError | None:
+    """Why ``actor`` may not take back the end of ``stay`` at ``instant`` (None: they may)."""
+    if not permissions.can(actor.role, Permission.DISCHARGE):
+        return Forbidden(Code.FORBIDDEN)
+    if stay.end_at is None:
+        return Conflict(Code.UNDO_STAY_OPEN, "stay_id")
+    until = undo_until(stay)
+    if actor.user_id is None or stay.ended_by_id != actor.user_id:
+        return Conflict(Code.UNDO_NOT_OWN, "stay_id")
+    if until is None or instant > until:
+        return Conflict(Code.UNDO_EXPIRED, "stay_id", minutes=undo_minutes())
+    later = db.session.scalar(
+        select(Stay.id)
+        .where(Stay.youth_id == stay.youth_id, Stay.id != stay.id, Stay.start_at >= stay.end_at)
+        .limit(1)
+    )
+    if later is not None:
+        return Conflict(Code.UNDO_LATER_STAY, "stay_id")
+    if open_stay_of(stay.youth_id) is not None:
+        return Conflict(Code.UNDO_OPEN_STAY, "stay_id")
+    return None
+
+
+def can_undo_discharge(actor: audit.Actor, stay: Stay) -> bool:
+    """Whether the stay page offers ``actor`` to take back the end of ``stay`` now."""
+    return undo_refusal(actor, stay, utc_now()) is None
+
+
+@dataclass
+class UndoResult:
+    stay: Stay
+    warnings: list[Warning] = field(default_factory=list)
+
+
+def undo_discharge(actor: audit.Actor, stay_id: int) -> UndoResult:
+    """Take back a discharge recorded by ``actor`` within DISCHARGE_UNDO_MINUTES: the stay
+    is open again, as before the discharge (an absconding's held place is no longer held:
+    the youth is placed again). Refused once the youth has a later or another open stay;
+    after the window a correction is the way."""
+    permissions.require(actor.role, Permission.DISCHARGE)
+    stay = get_stay(stay_id)
+    lock_facilities([stay.facility_id])
+    instant = utc_now()
+    refusal = undo_refusal(actor, stay, instant)
+    if refusal is not None:
+        raise refusal
+    before = audit.snapshot(stay)
+    stay.end_at = None
+    stay.end_reason = None
+    stay.place_held_until = None
+    stay.ended_by_id = None
+    stay.ended_recorded_at = None
+    audit.record(actor, "stay.undo_discharge", stay, before=before, after=audit.snapshot(stay))
+    warnings = record_arrival(stay.facility, stay, instant)
+    return UndoResult(stay=stay, warnings=warnings)
 
 
 # --- move -----------------------------------------------------------------------------------
@@ -320,6 +405,7 @@ def transfer(
         before = audit.snapshot(stay)
         stay.end_at = instant
         stay.end_reason = EndReason.TRANSFER
+        _mark_ended(actor, stay)
         audit.record(
             actor, "stay.move_out", stay, before=before, after=audit.snapshot(stay), reason=override
         )
@@ -395,8 +481,13 @@ def correct_stay(
         stay.facility_id = active_facility(facility_id).id
     if legal_basis is not UNSET:
         stay.legal_basis = code_of(LegalBasis, legal_basis, "legal_basis")
+    ended_now = new_end is not None and (stay.end_at is None or new_end != stay.end_at)
     stay.start_at, stay.end_at, stay.end_reason = new_start, new_end, new_reason
     stay.place_held_until = _held_until(new_reason, new_end)
+    if new_end is None:
+        stay.ended_by_id = stay.ended_recorded_at = None
+    elif ended_now:
+        _mark_ended(actor, stay)
     after = audit.snapshot(stay)
     if after == before:
         raise RuleViolation(Code.NOTHING_CHANGED)

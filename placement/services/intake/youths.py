@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import Youth
+from placement.models import Stay, Youth
 from placement.models.enums import AgeAssessment, Gender
 from placement.services.accounts import audit
 from placement.services.errors import BadInput, Code, Conflict, NotFound, RuleViolation
@@ -68,8 +69,45 @@ def generate_reference(instant: datetime) -> str:
             return reference
 
 
-def check_new_youth(data: NewYouth, *, at: datetime) -> CheckedYouth:
-    """Check a typed-in youth against the admission instant ``at``."""
+def generate_sibling_group(instant: datetime) -> str:
+    """A sibling group code such as G-2026-7F3K for siblings admitted together."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    while True:
+        code = "".join(secrets.choice(alphabet) for _ in range(4))
+        group = f"G-{berlin_day(instant).year}-{code}"
+        if not db.session.scalar(select(Youth.id).where(Youth.sibling_group == group)):
+            return group
+
+
+# A word of a personal name: letters (any script), inner hyphens and apostrophes; no digits.
+_NAME_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*\.?$")
+
+
+def looks_like_name(text: str) -> bool:
+    """Whether a pseudonym field holds what looks like a personal name ("Mustermann, Max",
+    "Max Mustermann", "Müller-Lüdenscheidt, Anna-Lena") rather than a code ("IO-2026-17",
+    "UMA 2026 17", "K7", "LE-ABC123"). Codes carry digits or are a single word; names are
+    two to five words of letters, or a comma between letters."""
+    if any(ch.isdigit() for ch in text):
+        return False
+    words = [w for w in re.split(r"[\s,]+", text.strip()) if w]
+    if not all(_NAME_WORD.match(w) for w in words) or sum(len(w) for w in words) < 4:
+        return False
+    return 2 <= len(words) <= 5
+
+
+def checked_reference(value: str | None, field: str) -> str | None:
+    """A pseudonymous reference as typed: bounded, never a personal name, not taken."""
+    reference = bounded_text(value, field, MAX_REFERENCE_LENGTH)
+    if reference is not None and looks_like_name(reference):
+        raise RuleViolation(Code.REFERENCE_LOOKS_LIKE_NAME, field)
+    return reference
+
+
+def check_new_youth(data: NewYouth, *, at: datetime, prefix: str = FIELD) -> CheckedYouth:
+    """Check a typed-in youth against the admission instant ``at``; errors name the field
+    ``prefix`` + name (``youth.birth_date``, ``youths[1].birth_date``)."""
+    FIELD = prefix  # noqa: N806 - the prefix of this youth's field names
     today = berlin_day(at)
     estimated = data.estimated
     if data.birth_date is not None:
@@ -95,10 +133,28 @@ def check_new_youth(data: NewYouth, *, at: datetime) -> CheckedYouth:
         assessment = code_of(AgeAssessment, data.age_assessment, f"{FIELD}age_assessment")
     else:
         assessment = AgeAssessment.PENDING if estimated else AgeAssessment.DOCUMENTED
-    reference = bounded_text(data.reference, f"{FIELD}reference", MAX_REFERENCE_LENGTH)
-    if reference is not None and find_by_reference(reference) is not None:
-        raise Conflict(Code.DUPLICATE_REFERENCE, f"{FIELD}reference", reference=reference)
+    reference = checked_reference(data.reference, f"{FIELD}reference")
+    if reference is not None:
+        taken = find_by_reference(reference)
+        if taken is not None:
+            open_stay = _open_stay_id(taken.id)
+            if open_stay is not None:
+                raise Conflict(Code.OPEN_STAY_EXISTS, f"{FIELD}reference", stay_id=open_stay)
+            raise Conflict(Code.DUPLICATE_REFERENCE, f"{FIELD}reference", reference=reference)
     file_number = bounded_text(data.file_number, f"{FIELD}file_number", MAX_FILE_NUMBER_LENGTH)
+    if file_number is not None:
+        for other in same_file_number(file_number):
+            open_stay = _open_stay_id(other.id)
+            if open_stay is not None:
+                stay = db.session.get(Stay, open_stay)
+                raise Conflict(
+                    Code.FILE_NUMBER_OPEN_STAY,
+                    f"{FIELD}file_number",
+                    stay_id=open_stay,
+                    file_number=file_number,
+                    reference=other.reference,
+                    facility=stay.facility.name,
+                )
     sibling_group = bounded_text(
         data.sibling_group, f"{FIELD}sibling_group", MAX_SIBLING_GROUP_LENGTH
     )
@@ -150,6 +206,13 @@ def youth_by_reference(reference: str, field: str = "youth_reference") -> Youth:
     if youth is None:
         raise NotFound(Code.UNKNOWN_REFERENCE, field)
     return youth
+
+
+def _open_stay_id(youth_id: int) -> int | None:
+    """The id of the youth's open stay (one without an end), if any."""
+    return db.session.scalar(
+        select(Stay.id).where(Stay.youth_id == youth_id, Stay.end_at.is_(None)).limit(1)
+    )
 
 
 def same_file_number(file_number: str | None) -> list[Youth]:

@@ -62,9 +62,10 @@ def occupancy_at(instant: datetime, facility_ids: Iterable[int] | None = None) -
 
 
 def reservations_at(instant: datetime, facility_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Open reservations holding a place at ``instant``, per facility."""
+    """Places held by open reservations at ``instant``, per facility (a reservation for a
+    sibling group holds one place per child)."""
     query = (
-        select(Reservation.facility_id, func.count())
+        select(Reservation.facility_id, func.sum(Reservation.places))
         .where(
             Reservation.created_at <= instant,
             Reservation.expires_at > instant,
@@ -75,7 +76,7 @@ def reservations_at(instant: datetime, facility_ids: Iterable[int] | None = None
     ids = _ids(facility_ids)
     if ids is not None:
         query = query.where(Reservation.facility_id.in_(ids))
-    return {facility_id: count for facility_id, count in db.session.execute(query)}
+    return {facility_id: int(places) for facility_id, places in db.session.execute(query)}
 
 
 def holds_at(instant: datetime, facility_ids: Iterable[int] | None = None) -> dict[int, int]:

@@ -129,9 +129,12 @@ def to_csv(table: Table) -> bytes:
 
 
 def to_xlsx(table: Table, title: str, subtitle: str) -> bytes:
-    """An XLSX workbook with one sheet: a title line, a subtitle line, then the table."""
+    """An XLSX workbook with one sheet: a title line, a subtitle line, then the table with a
+    bold, frozen header row and an autofilter; shares ("Anteil") in a percent format,
+    decimals with two places, columns wide enough for their header and values."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     headers, rows = table
     workbook = Workbook()
@@ -140,12 +143,48 @@ def to_xlsx(table: Table, title: str, subtitle: str) -> bytes:
     sheet.append([title])
     sheet.append([subtitle])
     sheet.append(headers)
-    for cell in sheet[3]:
+    header_row = 3
+    for cell in sheet[header_row]:
         cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     sheet["A1"].font = Font(bold=True, size=13)
     for row in rows:
         sheet.append(row)
-    sheet.freeze_panes = "B4"
+    last_row = header_row + len(rows)
+    for cell in sheet[last_row] if rows else ():
+        cell.font = Font(bold=True)  # the total
+    shares = {i for i, h in enumerate(headers) if "Anteil" in h}
+    for index, header in enumerate(headers):
+        letter = get_column_letter(index + 1)
+        values = [row[index] for row in rows]
+        if index in shares:
+            number_format = "0.0 %"
+        elif any(isinstance(v, float) for v in values):
+            number_format = "#,##0.00"
+        else:
+            number_format = None
+        if number_format:
+            for cell in sheet[letter][header_row:]:
+                cell.number_format = number_format
+        widest = max((len(_shown(v, index in shares)) for v in values), default=0)
+        # Long headers wrap onto two or three lines instead of widening the column.
+        sheet.column_dimensions[letter].width = min(
+            max(widest + 2, min(len(header), 18) + 2, 8), 40
+        )
+    sheet.freeze_panes = f"B{header_row + 1}"
+    if headers:
+        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(len(headers))}{last_row}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _shown(value: object, share: bool) -> str:
+    """Roughly what Excel shows for a value (for the column width)."""
+    if value is None:
+        return ""
+    if share and isinstance(value, int | float):
+        return f"{value * 100:.1f} %"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)

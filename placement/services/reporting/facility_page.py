@@ -32,6 +32,7 @@ from placement.services.occupancy.queries import (
     reservations_at,
     stays_covering,
 )
+from placement.services.reporting import history
 from placement.services.reporting.reports import daily_stats
 from placement.timeutil import local
 
@@ -90,13 +91,17 @@ def facility_page(
     *,
     chart_from: date | None = None,
     chart_until: date | None = None,
+    as_of: bool = False,
 ) -> FacilityPage:
     """Everything the facility page shows as of ``instant``. Residents only for actors who
-    may see persons; that view is written to the audit log."""
+    may see persons; that view is written to the audit log. ``as_of``: the instant was
+    asked for, so it must lie within the data's range."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     facility = db.session.get(Facility, facility_id)
     if facility is None:
         raise NotFound(Code.UNKNOWN_FACILITY, "facility_id")
+    if as_of:
+        history.check_instant(instant)
     ids = [facility_id]
     periods = db.session.scalars(
         select(CapacityPeriod)
@@ -162,7 +167,8 @@ def residents_at(facility: Facility, instant: datetime) -> list[Resident]:
                 birth_date=youth.birth_date,
                 instant=instant,
                 subdivision=current_app.config["HOLIDAY_SUBDIVISION"],
-                distribution_done=bool(stay.distribution_reported_on or stay.distribution_result),
+                reported=stay.distribution_reported_on is not None,
+                distributed=stay.distribution_result is not None,
             ),
         )
         for stay, youth in rows

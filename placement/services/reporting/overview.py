@@ -19,8 +19,11 @@ from placement.models.enums import FacilityKind, Gender, UmaPolicy, label
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.accounts.permissions import Permission
+from placement.services.occupancy.capacity import confirmation_stale
 from placement.services.occupancy.core import PlaceState
 from placement.services.occupancy.queries import last_changed_at, place_states_at, state_of
+from placement.services.reporting import history
+from placement.timeutil import now as utc_now
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class BoardRow:
     facility: Any
     state: PlaceState
     last_changed: datetime | None = None
+    # Figures not confirmed by the facility within FACILITY_CONFIRMATION_STALE_HOURS.
+    confirmation_stale: bool = False
 
 
 @dataclass
@@ -126,10 +131,20 @@ def _filter_conditions(filters: BoardFilters) -> list:
     return conditions
 
 
-def board_at(actor: Actor, instant: datetime, filters: BoardFilters | None = None) -> Board:
+def board_at(
+    actor: Actor,
+    instant: datetime,
+    filters: BoardFilters | None = None,
+    *,
+    as_of: bool = False,
+    field: str = "at",
+) -> Board:
     """Every active facility (or one with residents then) matching ``filters`` with its
-    places and last change at ``instant``, sorted by kind label and name."""
+    places and last change at ``instant``, sorted by kind label and name. ``as_of``: the
+    instant was asked for (a history view), so it must lie within the data's range."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
+    if as_of:
+        history.check_instant(instant, field)
     filters = filters or BoardFilters()
     # Plain result rows, not ORM objects: loading and reading 500 instances costs more
     # than all the queries together.
@@ -141,14 +156,18 @@ def board_at(actor: Actor, instant: datetime, filters: BoardFilters | None = Non
             Facility.kind,
             Facility.planning_area,
             Facility.active,
+            Facility.confirmed_at,
         ).where(*_filter_conditions(filters))
     ).all()
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
     states = place_states_at(instant)
     changed = last_changed_at(instant) if facilities else {}
     # A facility closed since then still shows for a past instant at which it had residents.
+    now = utc_now()
     rows = [
-        BoardRow(f, state_of(states, f.id), changed.get(f.id))
+        BoardRow(
+            f, state_of(states, f.id), changed.get(f.id), confirmation_stale(f.confirmed_at, now)
+        )
         for f in facilities
         if f.active or state_of(states, f.id).occupied
     ]

@@ -43,6 +43,7 @@ from placement.services.occupancy.queries import (
     open_stays_at,
     spans_overlapping,
 )
+from placement.services.reporting import history
 from placement.services.reporting.overview import Totals, board_at
 from placement.timeutil import BERLIN, local
 
@@ -157,6 +158,7 @@ def monthly_report(actor: audit.Actor, year: int, month: int) -> MonthlyReport:
     """The monthly report over every facility with places or stays in the month, in five
     queries whatever the number of facilities."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
+    history.check_month(year, month)
     first_day, last_day = month_bounds(year, month)
     bounds = _day_bounds(first_day, last_day)
     start, end = bounds[0], bounds[-1]
@@ -247,8 +249,9 @@ class StichtagReport:
 
 
 def stichtag_report(actor: audit.Actor, instant: datetime) -> StichtagReport:
-    """Occupancy per facility at ``instant`` with age bands (age at the Stichtag) and umA."""
-    board = board_at(actor, instant)
+    """Occupancy per facility at ``instant`` with age bands (age at the Stichtag) and umA;
+    the Stichtag must lie within the data's range (never in the future)."""
+    board = board_at(actor, instant, as_of=True)
     stays = open_stays_at(instant, Stay.facility_id, Stay.youth_id)
     placed = db.session.execute(
         select(stays.c.facility_id, Youth.birth_date, Youth.uma).join(

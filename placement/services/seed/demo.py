@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from importlib import resources
 from typing import Any
 
 from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import Facility, OverOccupancyEvent, Stay, Youth
+from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth
 from placement.models.enums import (
     DistributionResult,
     EndReason,
@@ -43,6 +43,8 @@ DEMO_USERS = (
     ("einrichtung@demo.local", "Demo Einrichtungsleitung", Role.FACILITY_MANAGER),
     ("bereitschaft@demo.local", "Demo Bereitschaftsdienst", Role.ON_CALL),
 )
+# The demo facility manager runs the two houses of the Leipzig scenario's story.
+DEMO_USER_FACILITIES = {"einrichtung@demo.local": ("muehlholz", "friesen")}
 
 CITY_OPERATOR = "Stadt Leipzig, Amt für Jugend und Familie"
 # Fields the exchange format does not carry. Addresses are invented.
@@ -208,7 +210,16 @@ def seed_demo(actor: audit.Actor, now: datetime | None = None) -> bool:
     _distribution_so_far(now)
     _replay_over_occupancy()
     for email, name, role in DEMO_USERS:
-        users.create_user(actor, email=email, role=role, name=name, password=DEMO_PASSWORD)
+        codes = DEMO_USER_FACILITIES.get(email, ())
+        facility_ids = list(db.session.scalars(select(Facility.id).where(Facility.code.in_(codes))))
+        users.create_user(
+            actor,
+            email=email,
+            role=role,
+            name=name,
+            password=DEMO_PASSWORD,
+            facility_ids=facility_ids,
+        )
     db.session.flush()
     return True
 
@@ -227,12 +238,21 @@ def _distribution_so_far(now: datetime) -> None:
 
 
 def _friesen_opening(actor: audit.Actor, facility_id: int, now: datetime) -> None:
-    """Friesenstraße opened with 25 places; a second building added 15 more."""
+    """Friesenstraße opened with 25 places; a second building added 15 more. Nobody lived
+    there before it opened: a resident's stay never starts before the first period."""
     facility = db.session.get(Facility, facility_id)
     for period in list(facility.capacity_periods):
         db.session.delete(period)
     db.session.flush()
-    opened = now - timedelta(days=150)
+    # The collection still lists the deleted rows until it is loaded again.
+    db.session.expire(facility, ["capacity_periods"])
+    # Opened at midnight, so that no day shows residents on no places.
+    opened_day = (now - timedelta(days=150)).astimezone(BERLIN).date()
+    opened = datetime.combine(opened_day, time(0), BERLIN).astimezone(UTC)
+    for stay in db.session.scalars(
+        select(Stay).where(Stay.facility_id == facility_id, Stay.start_at < opened)
+    ):
+        stay.start_at = opened + timedelta(hours=1)
     capacity.add_capacity_period(
         actor,
         facility_id,
@@ -250,14 +270,21 @@ def _friesen_opening(actor: audit.Actor, facility_id: int, now: datetime) -> Non
 
 
 def _history(actor: audit.Actor, now: datetime, rng: random.Random) -> None:
-    """A year of ended stays before today's residents, bed by bed, so reports have data."""
+    """A year of ended stays before today's residents, bed by bed, so reports have data.
+    Every stay lies after the facility's first capacity period began (the periods run on
+    without gaps from there), so no past day shows residents on no places."""
     facilities = db.session.scalars(select(Facility).order_by(Facility.code)).all()
     counter = 0
     for facility in facilities:
         residents = db.session.scalars(
             select(Stay).where(Stay.facility_id == facility.id).order_by(Stay.start_at)
         ).all()
-        opened = min(p.valid_from for p in facility.capacity_periods)
+        # Queried, not read from the relationship, which may be stale after a replacement.
+        opened = db.session.scalar(
+            select(func.min(CapacityPeriod.valid_from)).where(
+                CapacityPeriod.facility_id == facility.id
+            )
+        )
         low, high = STAY_DAYS[facility.kind]
         for resident in residents:
             cursor = resident.start_at - timedelta(hours=rng.randint(2, 96))
