@@ -3,14 +3,10 @@ server and a file-backed database (and PostgreSQL): counts and warnings must be 
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 
 import pytest
-from werkzeug.serving import make_server
 
 from placement.extensions import db
 from placement.models import OverOccupancyEvent
@@ -18,6 +14,7 @@ from placement.services.accounts import audit, users
 from placement.services.occupancy.queries import place_states_at
 from placement.timeutil import now
 from tests.conftest import create_facility, create_stay, create_youth
+from tests.live_server import post_json, served
 from tests.openapi_check import ResponseChecker
 
 WORKERS = 20
@@ -36,26 +33,8 @@ def server(app):
         token = users.issue_token(audit.CLI, "nacht@example.org")
         db.session.commit()
         facility_id = facility.id
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}/api/v1", token, facility_id
-    http.shutdown()
-    thread.join(timeout=10)
-
-
-def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    with served(app) as base_url:
+        yield f"{base_url}/api/v1", token, facility_id
 
 
 def _run_all(calls, checker) -> list[tuple[str, int, dict]]:
@@ -66,7 +45,7 @@ def _run_all(calls, checker) -> list[tuple[str, int, dict]]:
 
     def worker(i, kind, url, token, body):
         barrier.wait()
-        results[i] = (kind, *_post(url, token, body))
+        results[i] = (kind, *post_json(url, token, body))
 
     threads = [threading.Thread(target=worker, args=(i, *call)) for i, call in enumerate(calls)]
     for thread in threads:

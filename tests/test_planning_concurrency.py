@@ -4,15 +4,11 @@ both win, and simultaneous plan workers never claim the same plan."""
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections import Counter
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from placement.extensions import db
 from placement.models import AuditEvent, Plan, PlanStatus, Stay
@@ -23,6 +19,7 @@ from placement.services.planning import plans, runner
 from placement.services.planning.scenario import PlanParameters
 from placement.worker import PlanWorker
 from tests.conftest import create_facility, create_stay, create_youth
+from tests.live_server import post_json, served
 from tests.openapi_check import ResponseChecker
 from tests.test_planning import EARLY, NORTH, SOUTH, WEST, born
 
@@ -53,27 +50,8 @@ def world(app):
 @pytest.fixture
 def server(app):
     """The app served by werkzeug from a thread; yields the API's base URL."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}/api/v1"
-    http.shutdown()
-    thread.join(timeout=10)
-
-
-def _post(url: str, token: str, body: dict) -> tuple[int, dict]:
-    """One real HTTP POST with a bearer token: (status, JSON body)."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    with served(app) as base_url:
+        yield f"{base_url}/api/v1"
 
 
 def solved_plan(app, approve: bool) -> int:
@@ -115,7 +93,7 @@ def at_once(calls) -> list:
 def post_all(app, requests) -> list[tuple[int, dict]]:
     """POST (url, token, body) requests at once; every answer checked against the OpenAPI
     document."""
-    results = at_once([lambda r=r: _post(*r) for r in requests])
+    results = at_once([lambda r=r: post_json(*r) for r in requests])
     checker = ResponseChecker(app)
     for (url, _token, _body), (status, body) in zip(requests, results, strict=True):
         checker.check_raw("POST", url, status, body)

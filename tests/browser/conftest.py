@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.conftest import make_app
+from tests.live_server import served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,12 +29,8 @@ def live_app(tmp_path, monkeypatch):
     monkeypatch.setenv("PLACEMENT_INSTANCE_PATH", str(tmp_path / "instance"))
     app = make_app(tmp_path, f"sqlite:///{tmp_path / 'live.sqlite'}", WTF_CSRF_ENABLED=True)
     app.test_cli_runner().invoke(args=["seed-demo"])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", app
-    server.shutdown()
-    thread.join(timeout=10)
+    with served(app) as base_url:
+        yield base_url, app
 
 
 @pytest.fixture
