@@ -103,7 +103,8 @@ def test_monthly_report_prints_all_columns_in_landscape(live_app, page):
     # The print view: the same report without navigation, on screen.
     page.emulate_media(media="screen")
     page.goto(f"{base}/reports/monthly?month={month}")
-    page.click("#print-view")
+    with page.expect_navigation():  # the old page's navigation is not the print view's
+        page.click("#print-view")
     assert page.locator("nav.navbar").is_hidden()
     assert page.locator("#report thead th").count() == columns
     right = page.evaluate("document.querySelector('#report').getBoundingClientRect().right")
