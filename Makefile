@@ -4,7 +4,10 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-FLASK := $(BIN)/flask --app placement
+# `make run` serves a demo database (demo accounts, named on the login page); production
+# runs with PLACEMENT_ENV=production (the default), which refuses active demo accounts.
+PLACEMENT_ENV ?= demo
+FLASK := PLACEMENT_ENV=$(PLACEMENT_ENV) $(BIN)/flask --app placement
 HOST ?= 127.0.0.1
 PORT ?= 5000
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from placement.config import DEV_SECRET_KEY, DefaultConfig
+from placement.config import DefaultConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -37,10 +37,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         db_file = Path(app.instance_path) / "placement.sqlite"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
-    _refuse_insecure_secret(app)
+    from placement.auth import hardening
+
+    hardening.configure(app)  # cookie flags, the session store, ProxyFix
 
     _init_extensions(app)
+    _refuse_insecure_config(app)
     _register_blueprints(app)
+    hardening.register_forbidden_audit(app)
     _register_template_helpers(app)
 
     from placement import cli, views
@@ -74,21 +78,23 @@ def _serves_requests() -> bool:
     return "run" in sys.argv[1:]
 
 
-def _refuse_insecure_secret(app: Flask) -> None:
-    if app.debug or app.testing or not _serves_requests():
+def _refuse_insecure_config(app: Flask) -> None:
+    """No serving with a short or development secret key, debug outside development, or
+    active demo accounts in production (placement.auth.hardening.config_problems)."""
+    if app.testing or not _serves_requests():
         return
-    if not app.config.get("SECRET_KEY") or app.config["SECRET_KEY"] == DEV_SECRET_KEY:
-        raise RuntimeError(
-            "Refusing to start with the development SECRET_KEY outside debug/testing. "
-            "Set PLACEMENT_SECRET_KEY or SECRET_KEY in instance/config.py "
-            "(`make instance` writes a random one)."
-        )
+    from placement.auth import hardening
+
+    hardening.refuse_insecure_config(app)
 
 
 def _init_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext
 
-    from placement import models  # noqa: F401  (register tables before migrations look)
+    from placement import (
+        models,  # noqa: F401  (register tables before migrations look)
+        security_headers,
+    )
     from placement.database import configure_engine
     from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
     from placement.services.alerts import engine  # noqa: F401  (the at-once alert hook)
@@ -99,6 +105,7 @@ def _init_extensions(app: Flask) -> None:
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
     csrf.init_app(app)
+    security_headers.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     login_manager.init_app(app)
@@ -109,14 +116,16 @@ def _init_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str):
-        from placement.models import User
+        from placement.services.accounts import users
 
-        return db.session.get(User, int(user_id))
+        return users.load_session_user(user_id)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from placement import api
+    from placement import api, converters
+    from placement.admin import bp as admin_bp
     from placement.alerts import bp as alerts_bp
+    from placement.audit import bp as audit_bp
     from placement.auth import bp as auth_bp
     from placement.facilities import bp as facilities_bp
     from placement.intake import bp as intake_bp
@@ -126,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     from placement.reports import bp as reports_bp
     from placement.settings import bp as settings_bp
 
+    converters.install(app)  # bounded ids in paths, before the first route is added
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     api.init_app(app)
@@ -136,6 +146,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(planning_bp)
     app.register_blueprint(alerts_bp)
     app.register_blueprint(settings_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(admin_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from placement import cli_synthetic
@@ -22,6 +22,8 @@ users_cli = AppGroup("users", help="Benutzerkonten verwalten.")
 worker_cli = AppGroup("worker", help="Umzugspläne außerhalb der Webprozesse berechnen.")
 alerts_cli = AppGroup("alerts", help="Hinweise prüfen und Benachrichtigungen senden.")
 scheduler_cli = AppGroup("scheduler", help="Der Zeitplan-Prozess (Hinweise, Berichte).")
+audit_cli = AppGroup("audit", help="Das Protokoll (Hash-Kette) prüfen.")
+retention_cli = AppGroup("retention", help="Personenbezogene Daten nach Fristablauf entfernen.")
 
 
 def register(app: Flask) -> None:
@@ -31,13 +33,21 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_cli)
     app.cli.add_command(alerts_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(retention_cli)
     cli_synthetic.register(app)
 
 
 @click.command("seed-demo")
 @with_appcontext
 def seed_demo_command() -> None:
-    """Fill an empty database with the Leipzig demo (does nothing if data exists)."""
+    """Fill an empty database with the Leipzig demo (does nothing if data exists). Only
+    into a demo or development database: production refuses demo accounts."""
+    if current_app.config.get("ENV", "production") == "production":
+        raise click.ClickException(
+            "Demo-Konten gehören nicht in eine Produktionsdatenbank: "
+            "PLACEMENT_ENV=demo setzen (das tut `make run`)."
+        )
     if demo.seed_demo(audit.CLI):
         db.session.commit()
         click.echo(
@@ -126,6 +136,49 @@ def users_token_command(email: str) -> None:
     click.echo(token)
 
 
+@users_cli.command("end-sessions")
+@click.argument("email")
+def users_end_sessions_command(email: str) -> None:
+    """End every session of EMAIL at once (the browser must sign in again)."""
+    try:
+        ended = users.end_sessions(audit.CLI, users.by_email(email).id)
+    except PlacementError as exc:
+        db.session.rollback()
+        raise click.ClickException(error_message(exc)) from exc
+    db.session.commit()
+    click.echo(f"{ended} Sitzung(en) von {email.strip().lower()} beendet.")
+
+
+@users_cli.command("unlock")
+@click.argument("email")
+def users_unlock_command(email: str) -> None:
+    """Lift the lock that failed sign-ins put on EMAIL."""
+    try:
+        lifted = users.unlock(audit.CLI, users.by_email(email).id)
+    except PlacementError as exc:
+        db.session.rollback()
+        raise click.ClickException(error_message(exc)) from exc
+    db.session.commit()
+    if lifted:
+        click.echo(f"Sperre für {email.strip().lower()} aufgehoben.")
+    else:
+        click.echo(f"{email.strip().lower()} war nicht gesperrt.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_set_password_command(email: str, password: str) -> None:
+    """Set a new password for EMAIL; every session of the account ends."""
+    try:
+        user = users.set_password(audit.CLI, email, password)
+    except PlacementError as exc:
+        db.session.rollback()
+        raise click.ClickException(error_message(exc)) from exc
+    db.session.commit()
+    click.echo(f"Passwort für {user.email} gesetzt; alle Sitzungen beendet.")
+
+
 @worker_cli.command("run")
 @click.option("--once", is_flag=True, help="Nur einen wartenden Plan berechnen, dann enden.")
 @with_appcontext
@@ -194,3 +247,64 @@ def scheduler_run_command() -> None:
         scheduler.run()
     except KeyboardInterrupt:
         scheduler.stop()
+
+
+AUDIT_PROBLEMS = {
+    "gap": "Eintrag fehlt (Lücke in der Nummerierung)",
+    "link": "Verweis auf den vorigen Eintrag passt nicht",
+    "hash": "Inhalt wurde verändert (Hash passt nicht)",
+    "unverifiable": "personenbezogener Wert ohne Salz, nicht prüfbar",
+}
+
+
+@audit_cli.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """Check the audit hash chain; exit code 1 names the first broken entry."""
+    result = audit.verify_chain()
+    db.session.rollback()
+    if result.first_break is None:
+        click.echo(f"Protokoll in Ordnung: {result.entries} Einträge, letzter Hash {result.head}.")
+        return
+    broken = result.first_break
+    click.echo(
+        f"Protokoll beschädigt: erster fehlerhafter Eintrag Nr. {broken.seq} (Id {broken.id}): "
+        f"{AUDIT_PROBLEMS[broken.problem]}.",
+        err=True,
+    )
+    raise click.exceptions.Exit(1)
+
+
+@retention_cli.command("apply")
+@click.option("--dry-run", is_flag=True, help="Nur anzeigen, was entfernt würde; nichts ändern.")
+@with_appcontext
+def retention_apply_command(dry_run: bool) -> None:
+    """Remove personal fields of youths whose last stay ended RETENTION_PERSON_YEARS ago."""
+    from flask import current_app
+
+    from placement.services.accounts import retention
+    from placement.timeutil import local
+
+    years = int(current_app.config["RETENTION_PERSON_YEARS"])
+    if dry_run:
+        plan = retention.plan_retention(years=years)
+        db.session.rollback()
+    else:
+        plan = retention.apply_retention(audit.CLI, years=years)
+        db.session.commit()
+    limit = local(plan.limit).strftime("%d.%m.%Y %H:%M")
+    click.echo(f"Frist: letzter Aufenthalt vor {limit} beendet ({years} Jahre).")
+    click.echo(
+        ("Probelauf, würde ändern: " if dry_run else "Geändert: ")
+        + f"Jugendliche anonymisiert: {len(plan.youth_ids)}, "
+        f"Aufenthalte (bleiben erhalten): {len(plan.stay_ids)}, "
+        f"Begründungen entfernt: {plan.override_reasons}, "
+        f"Ausschlüsse entfernt: {plan.exclusions}, "
+        f"Protokolleinträge geschwärzt: {len(plan.audit_ids)}."
+    )
+    if plan.youth_ids:
+        click.echo("Jugendliche (Id): " + ", ".join(map(str, plan.youth_ids)))
+    if plan.audit_ids:
+        click.echo("Protokolleinträge (Id): " + ", ".join(map(str, plan.audit_ids)))
+    if dry_run:
+        click.echo("Probelauf: nichts geändert.")

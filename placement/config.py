@@ -21,6 +21,33 @@ class DefaultConfig:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    # Where the app runs: "production" (the default: refuses the demo accounts, debug and
+    # short secret keys), "demo" (`make run`: the demo accounts, named on the login page) or
+    # "development" (debug allowed). Set with PLACEMENT_ENV.
+    ENV = "production"
+    # Sessions live in the database (placement/auth/session_store.py). Night shifts may
+    # raise the idle timeout; the absolute lifetime bounds every session, "stay signed in"
+    # ones too. With PREFERRED_URL_SCHEME = "https" every cookie is Secure (create_app).
+    SESSION_IDLE_MINUTES = 30
+    SESSION_MAX_HOURS = 12
+    PREFERRED_URL_SCHEME = "http"
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host/-Prefix
+    # (werkzeug's ProxyFix; 0 = do not trust the header). The client address counts failed
+    # sign-ins, so X-Forwarded-For must only be trusted from a real proxy.
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    PROXY_FIX_X_PREFIX = 0
+    # Failed sign-ins (per account and per client address, services/accounts/throttle.py).
+    LOGIN_FREE_FAILURES = 5
+    LOGIN_FIRST_DELAY_SECONDS = 30  # then doubled with every further failure
+    LOGIN_MAX_DELAY_MINUTES = 15
+    LOGIN_LOCK_FAILURES = 20  # the account is locked until an administrator lifts it
+    LOGIN_FAILURE_WINDOW_HOURS = 24  # older failures are forgotten (not a lock)
+    # Security headers (placement/security_headers.py). The reverse proxy terminates TLS,
+    # so the application does not redirect to HTTPS itself; HSTS goes out over HTTPS.
+    FORCE_HTTPS = False
+    HSTS_MAX_AGE = 31536000  # one year
 
     # The JSON API and its generated description (flask-smorest).
     API_TITLE = "Platzplan API"
@@ -63,9 +90,17 @@ class DefaultConfig:
     ALERT_AREA_ADDRESSES: dict = {}  # planning area -> the ASD team's address (deadlines)
     ALERT_CHECK_MINUTES = 5
     DAILY_SUMMARY_AT = "07:00"
+    # Reports outside a facility's own view show breakdown cells (age band, umA, end
+    # reason) of 1 .. REPORT_MIN_CELL-1 youths as "<3" (statistical disclosure control).
+    REPORT_MIN_CELL = 3
     LAND_REPORT_ADDRESS: str | None = None  # the Land office's address for the umA report
     LAND_REPORT_AT = "08:00"  # when the report is sent on working days
     LAND_REPORT_DEADLINE = "09:45"  # by when it must have gone; else department heads hear
+    # Retention: personal fields of youths whose last stay ended this many years ago are
+    # removed (stays stay, as anonymous counts: §47 SGB VIII); daily at RETENTION_AT.
+    RETENTION_PERSON_YEARS = 2
+    RETENTION_AT = "03:30"
+    AUDIT_PAGE_SIZE = 50
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_HEARTBEAT_SECONDS = 15
 

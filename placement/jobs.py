@@ -211,3 +211,24 @@ def land_report_deadline(app: Flask, instant: datetime | None = None) -> int:
             return queued
         finally:
             db.session.remove()
+
+
+def apply_retention(app: Flask, instant: datetime | None = None) -> int:
+    """Remove the personal fields that are due (daily); returns the youths anonymised."""
+    from placement.services.accounts import retention
+
+    with app.app_context():
+        try:
+            plan = retention.apply_retention(
+                audit.SCHEDULER, instant, years=int(app.config["RETENTION_PERSON_YEARS"])
+            )
+            db.session.commit()
+            if plan.youth_ids or plan.audit_ids:
+                log.info(
+                    "retention: %d youths anonymised, %d audit entries erased",
+                    len(plan.youth_ids),
+                    len(plan.audit_ids),
+                )
+            return len(plan.youth_ids)
+        finally:
+            db.session.remove()

@@ -42,6 +42,9 @@ ERRORS = {
     Code.UNKNOWN_VALUE: _l("„%(field)s“: unbekannter Wert (erlaubt: %(allowed)s)."),
     Code.TOO_LONG: _l("Der Text ist zu lang (höchstens %(max)s Zeichen)."),
     Code.OUT_OF_RANGE: _l("„%(field)s“ liegt außerhalb des erlaubten Bereichs."),
+    Code.INVALID_CHARACTERS: _l(
+        "„%(field)s“ enthält unzulässige Zeichen (Steuerzeichen oder ungültige Kodierung)."
+    ),
     Code.BAD_REQUEST: _l("Ungültige Anfrage."),
     Code.UNAUTHENTICATED: _l("Anmeldung erforderlich: Authorization: Bearer TOKEN."),
     Code.NOT_FOUND: _l("Nicht gefunden."),
@@ -53,8 +56,29 @@ ERRORS = {
     Code.INVALID_EMAIL: _l("Bitte eine gültige E-Mail-Adresse angeben."),
     Code.UNKNOWN_ROLE: _l("Unbekannte Rolle."),
     Code.PASSWORD_TOO_SHORT: _l("Das Passwort muss mindestens %(min)s Zeichen haben."),
+    Code.PASSWORD_TOO_LONG: _l("Das Passwort darf höchstens %(max)s Zeichen haben."),
+    Code.PASSWORD_TOO_COMMON: _l(
+        "Dieses Passwort ist zu verbreitet und leicht zu erraten; bitte ein anderes wählen."
+    ),
+    Code.PASSWORD_CONTAINS_EMAIL: _l(
+        "Das Passwort darf nicht die eigene E-Mail-Adresse (oder ihren Namensteil) enthalten."
+    ),
+    Code.PASSWORD_MISMATCH: _l("Die beiden neuen Passwörter stimmen nicht überein."),
+    Code.PASSWORD_UNCHANGED: _l("Das neue Passwort muss sich vom bisherigen unterscheiden."),
+    Code.WRONG_PASSWORD: _l("Das aktuelle Passwort ist falsch."),
+    Code.LOGIN_THROTTLED: _l(
+        "Zu viele fehlgeschlagene Anmeldungen. Bitte versuchen Sie es ab %(until)s Uhr erneut."
+    ),
+    Code.ACCOUNT_LOCKED: _l(
+        "Zu viele fehlgeschlagene Anmeldungen: Die Anmeldung ist gesperrt. Die Administration "
+        "kann die Sperre aufheben."
+    ),
+    Code.UNKNOWN_USER: _l("Dieses Benutzerkonto ist nicht bekannt."),
     Code.EMAIL_TAKEN: _l("Diese E-Mail-Adresse ist bereits vergeben."),
     Code.UNKNOWN_ACCOUNT: _l("Kein Konto mit dieser E-Mail-Adresse."),
+    Code.OWN_ACCOUNT_LOCKOUT: _l(
+        "Das eigene Konto kann nicht deaktiviert oder aus der Administration genommen werden."
+    ),
     Code.UNKNOWN_FACILITY: _l("Diese Einrichtung ist nicht bekannt."),
     Code.UNKNOWN_YOUTH: _l("Diese Person ist nicht bekannt."),
     Code.UNKNOWN_REFERENCE: _l("Kein Eintrag mit diesem Kürzel."),

@@ -19,6 +19,8 @@ NAV_ITEMS = (
     ("planning.index", _l("Umzugspläne"), Permission.PLAN),
     ("alerts.index", _l("Hinweise"), Permission.ALERTS),
     ("alerts.dead_letters", _l("Zustellung"), Permission.MANAGE),
+    ("audit.index", _l("Protokoll"), Permission.VIEW_AUDIT),
+    ("admin.users", _l("Konten"), Permission.MANAGE),
 )
 
 
@@ -37,6 +39,8 @@ SECTIONS = (
     ("reports.", "reports.index"),
     ("planning.", "planning.index"),
     ("alerts.", "alerts.index"),
+    ("audit.", "audit.index"),
+    ("admin.", "admin.users"),
 )
 
 

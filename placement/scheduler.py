@@ -170,6 +170,9 @@ class Scheduler:
             args=[app],
             id="land-report-deadline",
         )
+        scheduler.add_job(
+            jobs.apply_retention, at(config["RETENTION_AT"]), args=[app], id="retention"
+        )
         scheduler.add_job(self._beat, "interval", seconds=self.beat, id="heartbeat")
         return scheduler
 

@@ -19,7 +19,10 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=BERLIN)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:30+01:00 lies before year 1 in UTC
+        raise ValueError(f"instant out of range: {text!r}") from exc
 
 
 def local(value: datetime) -> datetime:
@@ -57,7 +60,12 @@ def from_local(value: datetime | None, field: str | None = None) -> datetime | N
             )
             raise RuleViolation(code, field, time=value.strftime("%d.%m.%Y %H:%M"))
         value = value.replace(tzinfo=BERLIN)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 01.01.0001 00:30 Berlin lies before year 1 in UTC
+        from placement.services.errors import BadInput, Code
+
+        raise BadInput(Code.OUT_OF_RANGE, field) from exc
 
 
 def to_local_naive(value: datetime | None) -> datetime | None:

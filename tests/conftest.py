@@ -59,6 +59,9 @@ def make_app(tmp_path, database_url, **overrides):
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
+        # Tests seed demo data (refused in production); production's refusals are tested
+        # in tests/test_config_checks.py.
+        "ENV": "demo",
     }
     config.update(overrides)
     app = create_app(config)

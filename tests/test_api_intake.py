@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from placement.extensions import db
-from placement.models import AuditEvent, OverOccupancyEvent, Reservation, Stay
+from placement.models import AuditEvent, Facility, OverOccupancyEvent, Reservation, Stay, User
 from tests.conftest import create_facility
 
 
@@ -90,12 +90,20 @@ def test_facilities_list(api, houses):
     assert {f["name"] for f in data} == {"Haus A", "Haus B", "Familie C"}
 
 
-def test_anonymous_address_hidden_from_roles_without_person_access(api, app):
+def test_anonymous_address_hidden_from_everyone_not_assigned(api, app):
+    # Only those assigned to an anonymous placement see where it is (the full rules:
+    # tests/test_anonymous_places.py).
     with app.app_context():
         create_facility(name="Zuflucht", anonymous_address=True, street="Geheimweg 1")
         db.session.commit()
     head = api.get("/facilities", role="department_head").get_json()[0]
     assert head["address"] is None and head["location"] is None
+    staff = api.get("/facilities", role="on_call").get_json()[0]
+    assert staff["address"] is None and staff["district"] is None
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).filter_by(email="on_call@example.org"))
+        user.facilities.append(db.session.scalar(sa.select(Facility).filter_by(name="Zuflucht")))
+        db.session.commit()
     staff = api.get("/facilities", role="on_call").get_json()[0]
     assert staff["address"]["street"] == "Geheimweg 1"
 

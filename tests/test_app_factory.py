@@ -64,7 +64,10 @@ def test_development_secret_allowed_in_testing_debug_and_maintenance_commands(
     instance, monkeypatch
 ):
     assert create_app({"TESTING": True}).config["SECRET_KEY"] == DEV_SECRET_KEY
-    assert create_app({"DEBUG": True}).debug
+    # Debug is for development only, and even there the key must be long (32 bytes).
+    assert create_app({"DEBUG": True, "ENV": "development", "SECRET_KEY": "k" * 32}).debug
+    with pytest.raises(RuntimeError, match="debug"):
+        create_app({"DEBUG": True, "SECRET_KEY": "k" * 32})
     monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
     monkeypatch.setattr("sys.argv", ["flask", "--app", "placement", "db", "upgrade"])
     create_app()
@@ -74,7 +77,7 @@ def test_development_secret_allowed_in_testing_debug_and_maintenance_commands(
 
 
 def test_real_secret_starts(instance, monkeypatch):
-    monkeypatch.setenv("PLACEMENT_SECRET_KEY", "a-real-secret-of-some-length")
+    monkeypatch.setenv("PLACEMENT_SECRET_KEY", "a-real-secret-of-some-length-32-bytes+")
     assert not create_app().testing
 
 

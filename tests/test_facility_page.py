@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from placement.extensions import db
-from placement.models import AuditEvent
+from placement.models import AuditEvent, Facility, User
 from placement.services.accounts.audit import SYSTEM
 from placement.services.intake import deadlines
 from placement.services.reporting import reports
@@ -56,8 +57,15 @@ def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(
     assert "facility.residents.view" not in audit_actions()
 
 
-def test_facility_manager_sees_anonymous_address(app, client, scenario, login):
+def test_only_those_assigned_see_the_anonymous_address(app, client, scenario, login):
+    # More in tests/test_anonymous_places.py.
     login(role="facility_manager", email="leitung@example.org")
+    html = client.get(f"/facilities/{scenario.c_id}").get_data(as_text=True)
+    assert "Geheimweg 1" not in html and 'id="address-hidden"' in html
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).filter_by(email="leitung@example.org"))
+        user.facilities.append(db.session.get(Facility, scenario.c_id))
+        db.session.commit()
     html = client.get(f"/facilities/{scenario.c_id}").get_data(as_text=True)
     assert "Geheimweg 1" in html
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from placement.extensions import db
-from placement.models import AuditEvent, OverOccupancyEvent, Reservation, Stay
+from placement.models import AuditEvent, Facility, OverOccupancyEvent, Reservation, Stay, User
 from tests.conftest import create_facility
 
 
@@ -151,6 +151,10 @@ def test_admitting_someone_already_placed_offers_a_move(app, client, setup):
 
 def test_reserve_list_admit_and_cancel(app, client, setup):
     a, b = setup
+    with app.app_context():  # notes only for those who see persons there (test_free_text.py)
+        user = db.session.scalar(sa.select(User).filter_by(email="leitung-haus@example.org"))
+        user.facilities.append(db.session.get(Facility, b))
+        db.session.commit()
     response = client.post(
         "/intake/reserve",
         data={"facility_id": b, "hours": 2, "note": "Polizei"},

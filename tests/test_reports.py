@@ -95,6 +95,7 @@ def test_stichtag_downloads_parse_back_to_the_same_numbers(app, client, scenario
 
 
 def test_monthly_downloads_and_page(app, client, scenario, login):
+    app.config["REPORT_MIN_CELL"] = 0  # every figure (small cells: test_small_cells.py)
     login()
     html = client.get("/reports/monthly?month=2024-03").get_data(as_text=True)
     assert "Mitternachtsbestand" in html and "Haus B" in html
@@ -227,6 +228,7 @@ def test_api_occupancy_refuses_future_and_before_data(api, scenario):
 
 
 def test_xlsx_has_percent_shares_widths_frozen_header_and_filter(app, client, scenario, login):
+    app.config["REPORT_MIN_CELL"] = 0  # every figure (small cells: test_small_cells.py)
     login()
     for url in ("/reports/monthly?month=2024-03", "/reports/stichtag?at=2024-03-01T13:00"):
         workbook = load_workbook(io.BytesIO(client.get(url + "&format=xlsx").data))

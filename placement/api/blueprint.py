@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from http import HTTPStatus
 
 from flask import g, request
 from flask_smorest import Blueprint
 
 from placement.api.errors import ApiParser, error_response
-from placement.extensions import csrf
+from placement.extensions import csrf, db
 from placement.services.accounts import audit, users
-from placement.services.errors import Code, PlacementError, Unauthenticated
+from placement.services.errors import PlacementError, Unauthenticated
 
 
 class ApiBlueprint(Blueprint):
@@ -35,10 +37,15 @@ def actor() -> audit.Actor:
 def authenticate() -> None:
     """Every endpoint needs ``Authorization: Bearer TOKEN`` (``flask users token EMAIL``)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = users.user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    if user is None:
-        raise Unauthenticated(Code.UNAUTHENTICATED, "Authorization")
-    g.api_user = user
+    try:
+        # Failed tokens count per client address like failed passwords (the commit keeps
+        # the count although the request fails).
+        g.api_user = users.user_for_request_token(
+            token.strip() if scheme.lower() == "bearer" else "", request.remote_addr
+        )
+    except Unauthenticated:
+        db.session.commit()
+        raise
 
 
 @bp.errorhandler(PlacementError)
@@ -47,6 +54,33 @@ def placement_error(error: PlacementError):
     if status == HTTPStatus.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response, status
+
+
+def permission_first(check: Callable[..., object]):
+    """Run ``check(**path arguments)`` (a service call that raises Forbidden or NotFound)
+    before the request body or query is parsed: a caller without the permission gets 403
+    (or 404 for an object outside their scope), never a 422 about the body. Put it between
+    the route and ``bp.arguments``."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            check(**kwargs)
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
+def role_needs(permission) -> Callable[..., None]:
+    """A ``permission_first`` check: the caller's role has ``permission``."""
+    from placement.services.accounts import permissions
+
+    def check(**_path) -> None:
+        permissions.require(actor().role, permission)
+
+    return check
 
 
 def errors(*statuses: int):

@@ -126,7 +126,10 @@ class ApiParser(FlaskParser):
     def load_json(self, req, schema):
         if not is_json_request(req):
             raise BadInput(Code.UNSUPPORTED_MEDIA_TYPE, "body")
-        data = req.get_json(silent=True)
+        try:
+            data = req.get_json(silent=True)
+        except RecursionError:  # nested deeper than the parser's stack (a JSON bomb)
+            data = None
         if data is None:
             raise BadInput(Code.NOT_JSON, "body")
         return data

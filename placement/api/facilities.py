@@ -7,12 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors
+from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
 from placement.extensions import db
+from placement.services.accounts import permissions
+from placement.services.accounts.permissions import Permission
 from placement.services.facilities import admin
 from placement.services.intake.places import facility_info
 from placement.services.occupancy import capacity
 from placement.timeutil import now as utc_now
+
+
+def facility_access(facility_id: int, **_path) -> None:
+    """A ``permission_first`` check: the facility is the caller's to manage."""
+    permissions.require_facility(actor(), facility_id, Permission.MANAGE_FACILITY)
 
 
 def capacity_change(data: dict[str, Any]) -> capacity.CapacityChange:
@@ -32,6 +39,7 @@ def capacity_change(data: dict[str, Any]) -> capacity.CapacityChange:
 
 
 @bp.post("/facilities")
+@permission_first(role_needs(Permission.MANAGE))
 @bp.arguments(schemas.FacilityIn)
 @bp.response(201, schemas.FacilityOut)
 @errors(400, 403, 409, 422)
@@ -48,6 +56,7 @@ def create_facility(data: dict[str, Any]):
 
 
 @bp.patch("/facilities/<int:facility_id>")
+@permission_first(facility_access)
 @bp.arguments(schemas.FacilityPatchIn)
 @bp.response(200, schemas.FacilityOut)
 @errors(400, 403, 404, 422)
@@ -69,6 +78,7 @@ def capacity_history(facility_id: int):
 
 
 @bp.post("/facilities/<int:facility_id>/capacity/preview")
+@permission_first(facility_access)
 @bp.arguments(schemas.CapacityIn)
 @bp.response(200, schemas.CapacityPreviewOut)
 @errors(400, 403, 404, 422)
@@ -79,6 +89,7 @@ def preview_capacity(data: dict[str, Any], facility_id: int):
 
 
 @bp.post("/facilities/<int:facility_id>/capacity")
+@permission_first(facility_access)
 @bp.arguments(schemas.CapacityIn)
 @bp.response(201, schemas.CapacityChangedOut)
 @errors(400, 403, 404, 409, 422)

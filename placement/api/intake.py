@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors
+from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
 from placement.extensions import db
+from placement.services.accounts.permissions import Permission
 from placement.services.intake import admissions, places, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest
 from placement.services.intake.places import PlaceQuery
@@ -30,6 +31,7 @@ def list_facilities():
 
 
 @bp.get("/places")
+@permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.PlacesQuery, location="query")
 @bp.response(200, schemas.PlaceOptionOut(many=True))
 @errors(403, 404, 422)
@@ -87,6 +89,7 @@ def admission_request(data: dict[str, Any], **fixed: Any) -> AdmissionRequest:
 
 
 @bp.post("/admissions/preview")
+@permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.NewAdmissionIn)
 @bp.response(200, schemas.PreviewOut)
 @errors(403, 404, 409, 422)
@@ -101,6 +104,7 @@ def preview_admission(data: dict[str, Any]):
 
 
 @bp.post("/admissions")
+@permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.NewAdmissionIn)
 @bp.response(201, schemas.AdmittedOut)
 @errors(403, 404, 409, 422)
@@ -122,17 +126,23 @@ def create_admission(data: dict[str, Any]):
 @bp.response(200, schemas.ReservationOut(many=True))
 @errors(403)
 def list_reservations():
-    """Reservations holding a place now, soonest to expire first."""
+    """Reservations holding a place now, soonest to expire first.
+
+    ``note`` is null for callers who do not see persons of the reservation's facility."""
     return reservations.active_reservations(actor())
 
 
 @bp.post("/reservations")
+@permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.ReservationIn)
 @bp.response(201, schemas.ReservationOut)
 @errors(403, 404, 409, 422)
 def create_reservation(data: dict[str, Any]):
     """Hold free places (``places``, one per child) for an announced admission (default 2
-    hours)."""
+    hours).
+
+    ``note``: at most 200 characters, no names, no reasons; answered only to callers who
+    see persons of the facility."""
     reservation = reservations.reserve(
         actor(),
         facility_id=data["facility_id"],
@@ -141,10 +151,11 @@ def create_reservation(data: dict[str, Any]):
         note=data.get("note"),
     )
     db.session.commit()
-    return reservation
+    return reservations.shown(actor(), reservation)
 
 
 @bp.post("/reservations/<int:reservation_id>/admit")
+@permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.AdmissionIn)
 @bp.response(201, schemas.AdmittedOut)
 @errors(403, 404, 409, 422)
@@ -162,7 +173,16 @@ def cancel_reservation(reservation_id: int):
     """Cancel a reservation and give its place back."""
     reservation = reservations.cancel(actor(), reservation_id)
     db.session.commit()
-    return reservation
+    return reservations.shown(actor(), reservation)
+
+
+def stay_access(*needed: Permission):
+    """A ``permission_first`` check: the permissions, and the stay in the caller's scope."""
+
+    def check(stay_id: int, **_path) -> None:
+        stays.require_access(actor(), stay_id, *needed)
+
+    return check
 
 
 # --- stays ---------------------------------------------------------------------------------
@@ -172,6 +192,7 @@ def cancel_reservation(reservation_id: int):
 
 
 @bp.post("/stays/<int:stay_id>/discharge")
+@permission_first(stay_access(Permission.DISCHARGE))
 @bp.arguments(schemas.DischargeIn)
 @bp.response(200, schemas.StayOut)
 @errors(403, 404, 409, 422)
@@ -196,6 +217,7 @@ def undo_discharge(stay_id: int):
 
 
 @bp.post("/stays/<int:stay_id>/move")
+@permission_first(stay_access(Permission.DISCHARGE, Permission.ADMIT))
 @bp.arguments(schemas.MoveIn)
 @bp.response(201, schemas.MovedOut)
 @errors(403, 404, 409, 422)
@@ -216,6 +238,7 @@ def move_stay(data: dict[str, Any], stay_id: int):
 
 
 @bp.patch("/stays/<int:stay_id>")
+@permission_first(stay_access(Permission.CORRECT))
 @bp.arguments(schemas.CorrectionIn)
 @bp.response(200, schemas.StayOut)
 @errors(403, 404, 409, 422)
@@ -228,6 +251,7 @@ def correct_stay(data: dict[str, Any], stay_id: int):
 
 
 @bp.post("/stays/<int:stay_id>/distribution")
+@permission_first(stay_access(Permission.DISCHARGE))
 @bp.arguments(schemas.DistributionIn)
 @bp.response(200, schemas.StayOut)
 @errors(403, 404, 422)

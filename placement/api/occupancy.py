@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors
+from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
+from placement.services.accounts.permissions import Permission
 from placement.services.reporting import overview
 from placement.timeutil import now as utc_now
 
 
 @bp.get("/occupancy")
+@permission_first(role_needs(Permission.VIEW_COUNTS))
 @bp.arguments(schemas.OccupancyQuery, location="query")
 @bp.response(200, schemas.OccupancyOut)
 @errors(400, 403)

@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors
+from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
 from placement.extensions import db
+from placement.services.accounts.permissions import Permission
 from placement.services.people import lists, search
 from placement.services.people.paging import Page
 from placement.timeutil import now as utc_now
@@ -41,6 +42,7 @@ def pagination_headers(page: Page) -> dict[str, str]:
 
 
 @bp.get("/youths")
+@permission_first(role_needs(Permission.VIEW_PERSONS))
 @bp.arguments(schemas.YouthSearchQuery, location="query")
 @bp.response(200, schemas.YouthHitOut(many=True), headers=PAGINATION_HEADER)
 @errors(400, 403, 422)
@@ -65,6 +67,7 @@ def _status(query: dict[str, Any]) -> lists.StayStatus:
 
 
 @bp.get("/stays")
+@permission_first(role_needs(Permission.VIEW_PERSONS))
 @bp.arguments(schemas.StaysQuery, location="query")
 @bp.response(200, schemas.ListedStayOut(many=True), headers=PAGINATION_HEADER)
 @errors(400, 403, 422)

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors
+from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
 from placement.extensions import db
 from placement.messages import stale_messages
+from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict
 from placement.services.planning import plans
 from placement.services.planning.scenario import PlanParameters
 
 
 @bp.post("/plans")
+@permission_first(role_needs(Permission.PLAN))
 @bp.arguments(schemas.PlanIn)
 @bp.response(202, schemas.PlanCreatedOut)
 @errors(403, 404, 422)
@@ -57,6 +59,7 @@ def get_scenario(plan_id: int):
 
 
 @bp.post("/plans/<int:plan_id>/execute")
+@permission_first(role_needs(Permission.PLAN))
 @bp.arguments(schemas.ExecuteIn)
 @bp.response(200, schemas.ExecutedOut)
 @errors(403, 404, 409, 422)

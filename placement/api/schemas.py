@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from flask import g
 from marshmallow import fields
 
 from placement import messages
@@ -26,6 +27,8 @@ from placement.models.enums import (
     UmaPolicy,
 )
 from placement.models.reservation import ReservationStatus
+from placement.services.accounts import permissions
+from placement.services.accounts.audit import Actor
 from placement.services.errors import Code
 from placement.services.intake.arrivals import WarningCode
 from placement.services.intake.rules import (
@@ -44,8 +47,28 @@ from placement.timeutil import parse_instant
 INVALID_CODES: list[tuple[type[fields.Field], Code]] = []
 
 
+# Integers of the API are ids, counts and ages: all fit the database's INTEGER columns
+# (32 bits, the same on SQLite and PostgreSQL). A larger number would overflow in the
+# driver on PostgreSQL, so it is refused here as out of range, on both databases.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+
+
+def _printable(text: str) -> bool:
+    """No NUL byte (PostgreSQL's text cannot hold one) and no lone UTF-16 surrogate (JSON's
+    "\\ud800" decodes to one; it cannot be encoded as UTF-8 for the database)."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 class Integer(fields.Integer):
-    """An integer; in JSON also a string of digits, never a boolean or a fraction."""
+    """An integer; in JSON also a string of digits, never a boolean or a fraction; within
+    the 32-bit range of the database's integer columns."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.insert(
+            0, ma.validate.Range(min=INT_MIN, max=INT_MAX, error=Code.OUT_OF_RANGE)
+        )
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> int:
         if isinstance(value, bool | float):
@@ -75,17 +98,39 @@ class Instant(fields.DateTime):
     def _deserialize(self, value: Any, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("invalid")
+        if not _printable(value):
+            raise self.make_error("invalid")
         try:
             return parse_instant(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
+            # OverflowError: an offset that moves year 1 or 9999 out of range in UTC.
             raise self.make_error("invalid") from exc
 
 
+class MaxLength(ma.validate.Length):
+    """At most ``max`` characters; blank text (None after Text's stripping) passes."""
+
+    def __call__(self, value):
+        return value if value is None else super().__call__(value)
+
+
 class Text(fields.String):
-    """A string; blank counts as absent."""
+    """A string; blank counts as absent. No NUL bytes or lone surrogates; at most the
+    ``maxLength`` of its metadata (the length of its database column), checked here, before
+    any service or database sees it, the same on SQLite and PostgreSQL."""
+
+    default_error_messages = {"characters": Code.INVALID_CHARACTERS}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit = self.metadata.get("maxLength")
+        if limit is not None:
+            self.validators.insert(0, MaxLength(max=limit, error=Code.TOO_LONG))
 
     def _deserialize(self, value: Any, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if not _printable(text):
+            raise self.make_error("characters")
         return text.strip() or None
 
 
@@ -129,6 +174,7 @@ class Schema(ma.Schema):
         codes["too_large"] = Code.OUT_OF_RANGE
         codes["type"] = Code.NOT_OBJECT
         codes["unknown"] = Code.UNKNOWN_VALUE
+        codes["characters"] = Code.INVALID_CHARACTERS
         field_obj.error_messages = {
             key: codes.get(key, invalid) for key in field_obj.error_messages
         }
@@ -332,7 +378,11 @@ class FacilityOut(Schema):
     planning_area = fields.String(
         required=True, allow_none=True, attribute="facility.planning_area"
     )
-    district = fields.String(required=True, allow_none=True, attribute="facility.district")
+    district = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for an anonymous placement the caller may not locate"},
+    )
     address = fields.Nested(
         AddressOut,
         required=True,
@@ -393,6 +443,25 @@ def _state_fields(prefix: str) -> dict[str, fields.Field]:
     return declared
 
 
+class FreeTextOfFacility(fields.String):
+    """A free-text reason, null for callers who do not see persons of the object's
+    facility (``permissions.may_see_free_text``; looked up once per facility a request)."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        value = super().get_value(obj, attr, accessor, default)
+        if value is None or value is ma.missing:
+            return value
+        facility_id = getattr(obj, "facility_id", None)
+        known = g.setdefault("free_text_facilities", {})
+        if facility_id not in known:
+            user = g.get("api_user")
+            actor = Actor.for_user(user) if user is not None else None
+            known[facility_id] = actor is not None and permissions.may_see_free_text(
+                actor, facility_id
+            )
+        return value if known[facility_id] else None
+
+
 class WarningMessage(fields.String):
     """The German message of a capacity warning."""
 
@@ -418,7 +487,21 @@ PlaceOptionOut = Schema.from_dict(
         "mismatches": MismatchMessages(
             required=True, metadata={"description": "why the youth is outside the profile"}
         ),
-        "distance_km": fields.Float(required=True, allow_none=True),
+        "distance_km": fields.Float(
+            required=True,
+            allow_none=True,
+            metadata={
+                "description": "null without a search point or coordinates, and always "
+                "for an anonymous placement the caller is not assigned to"
+            },
+        ),
+        "distance_on_request": fields.Boolean(
+            required=True,
+            metadata={
+                "description": "an anonymous placement: distance on request "
+                "(Entfernung auf Anfrage), listed after those with a distance"
+            },
+        ),
         **_state_fields("state"),
     },
     name="PlaceOption",
@@ -475,7 +558,11 @@ class StayOut(Schema):
     end_reason = enum(EndReason, required=True, allow_none=True)
     pinned = fields.Boolean(required=True)
     place_held_until = fields.DateTime(required=True, allow_none=True)
-    override_reason = fields.String(required=True, allow_none=True)
+    override_reason = FreeTextOfFacility(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for callers who do not see persons of the facility"},
+    )
     distribution_reported_on = fields.Date(required=True, allow_none=True)
     distribution_result = enum(DistributionResult, required=True, allow_none=True)
     age_assessed_on = fields.Date(required=True, allow_none=True)

@@ -145,7 +145,14 @@ class ReservationForm(FlaskForm):
     facility_id = HiddenField(validators=[DataRequired(_l("Bitte Einrichtung wählen."))])
     hours = IntegerField(_l("Gültig für (Stunden)"), default=2, validators=[Optional()])
     places = IntegerField(_l("Plätze (Kinder)"), default=1, validators=[Optional()])
-    note = StringField(_l("Notiz (keine Namen)"), render_kw={"maxlength": MAX_NOTE_LENGTH})
+    note = StringField(
+        _l("Notiz (keine Namen, keine Gründe)"),
+        description=_l("Höchstens 200 Zeichen, z. B. „Polizei bringt, ca. 23 Uhr“."),
+        render_kw={
+            "maxlength": MAX_NOTE_LENGTH,
+            "placeholder": _l("keine Namen, keine Gründe"),
+        },
+    )
     submit = SubmitField(_l("Platz reservieren"))
 
 

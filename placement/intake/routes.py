@@ -34,11 +34,13 @@ from placement.messages import (
     warning_message,
 )
 from placement.people.display import history_entry
-from placement.services.errors import Conflict, Forbidden, PlacementError
+from placement.services.accounts import permissions
+from placement.services.accounts.permissions import Permission
+from placement.services.errors import Conflict, Forbidden, NotFound, PlacementError
 from placement.services.intake import admissions, places, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest, ConfirmationOutdated
 from placement.services.intake.places import ChildQuery, PlaceQuery
-from placement.services.intake.rules import MAX_SIBLINGS
+from placement.services.intake.rules import MAX_NOTE_LENGTH, MAX_SIBLINGS
 from placement.services.intake.youths import NewYouth
 from placement.services.people import stay_page as stay_pages
 from placement.timeutil import from_local, local, to_local_naive
@@ -89,6 +91,7 @@ def places_page():
         mismatches=mismatch_messages,
         focus=focus,
         admit_args=_admit_args(form, results) if results else {},
+        note_max=MAX_NOTE_LENGTH,
     ), status
 
 
@@ -367,6 +370,7 @@ def _admission_request(form: AdmissionForm, reservation_id: int | None) -> Admis
 @login_required
 def reserve():
     """Hold free places (one per child) for an announced admission."""
+    permissions.require(actor().role, Permission.ADMIT)  # before the form is read
     form = ReservationForm()
     if form.validate_on_submit():
         try:
@@ -412,10 +416,13 @@ def reservations_page():
 @login_required
 def cancel_reservation(reservation_id: int):
     """Give a held place back."""
+    permissions.require(actor().role, Permission.ADMIT)  # before anything is shown
     try:
         reservations.cancel(actor(), reservation_id)
         db.session.commit()
         flash(_("Reservierung storniert."), "info")
+    except (Forbidden, NotFound):
+        raise
     except PlacementError as error:
         db.session.rollback()
         flash(error_message(error), "danger")
@@ -494,6 +501,7 @@ def stay(stay_id: int):
 def discharge(stay_id: int):
     """End a stay with reason and time: first what will be recorded, then, confirmed, the
     discharge (which its recorder may take back for DISCHARGE_UNDO_MINUTES)."""
+    stays.require_access(actor(), stay_id, Permission.DISCHARGE)  # before the form is read
     form = DischargeForm(prefix=PREFIX["discharge"])
     if form.validate_on_submit():
         try:
@@ -529,6 +537,7 @@ def discharge(stay_id: int):
 def undo_discharge(stay_id: int):
     """Take back a discharge one recorded oneself a short while ago; afterwards (or when
     the youth was placed elsewhere meanwhile) a correction is the way."""
+    stays.require_access(actor(), stay_id, Permission.DISCHARGE)  # before the form is read
     form = UndoDischargeForm(prefix=PREFIX["undo"])
     if not form.validate_on_submit():
         flash(_("Das Formular ist abgelaufen; bitte erneut versuchen."), "danger")
@@ -559,6 +568,7 @@ def undo_discharge(stay_id: int):
 @login_required
 def move(stay_id: int):
     """Move to another facility (siblings along when asked)."""
+    stays.require_access(actor(), stay_id, Permission.DISCHARGE, Permission.ADMIT)
     form = MoveForm(prefix=PREFIX["move"])
     form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
@@ -585,6 +595,7 @@ def move(stay_id: int):
 @login_required
 def correct(stay_id: int):
     """Correct a recorded stay; the reason and the before/after go to the audit log."""
+    stays.require_access(actor(), stay_id, Permission.CORRECT)  # before the form is read
     form = CorrectionForm(prefix=PREFIX["correct"])
     form.facility_id.choices = _choices(places.open_facilities(actor()))
     if form.validate_on_submit():
@@ -611,6 +622,7 @@ def correct(stay_id: int):
 @login_required
 def distribution(stay_id: int):
     """Record the §42a procedure: reported on, result, age assessment."""
+    stays.require_access(actor(), stay_id, Permission.DISCHARGE)  # before the form is read
     form = DistributionForm(prefix=PREFIX["distribution"])
     if form.validate_on_submit():
         try:

@@ -14,7 +14,7 @@ from placement.models.facility import CapacityPeriod, Facility
 from placement.models.plan import Plan, PlanScope, PlanStatus
 from placement.models.reservation import OverOccupancyEvent, Reservation, ReservationStatus
 from placement.models.stay import FormSubmission, Stay
-from placement.models.user import User, user_facility
+from placement.models.user import LoginThrottle, User, UserSession, user_facility
 from placement.models.youth import Youth, youth_exclusion
 
 __all__ = [
@@ -37,7 +37,9 @@ __all__ = [
     "ReservationStatus",
     "Stay",
     "UTCDateTime",
+    "LoginThrottle",
     "User",
+    "UserSession",
     "Youth",
     "utcnow",
     "youth_exclusion",

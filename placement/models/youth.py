@@ -48,6 +48,9 @@ class Youth(Base):
     distribution_excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set by retention (services.accounts.retention): the personal fields are gone, the
+    # reference is a random "anon-..." token; the stays remain for the statistics.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     excluded_facilities = relationship("Facility", secondary=youth_exclusion)
     stays = relationship("Stay", back_populates="youth", order_by="Stay.start_at")

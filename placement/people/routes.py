@@ -49,6 +49,7 @@ def _int(value) -> int | None:
 @login_required
 def search_page():
     """Find youths by pseudonymous reference or file number (audited)."""
+    scope.person_scope(actor())  # the permission, before the query is read or rendered
     form = SearchForm(request.args)
     results = None
     status = 200
@@ -58,8 +59,6 @@ def search_page():
             db.session.commit()  # the audit entry of the search
         except PlacementError as error:
             show_error(form, error)
-    else:
-        scope.visible_facility_ids(actor())  # the permission, before rendering
     if form.errors:
         status = 422
     return render_template(
@@ -68,10 +67,10 @@ def search_page():
 
 
 def _list_page(state: StayStatus, template: str):
+    # The permission (in filter_facilities), before the query is read or rendered.
+    facilities = lists.filter_facilities(actor())
     form = StayFilterForm(request.args)
-    form.facility_id.choices = [("", str(_l("alle")))] + [
-        (str(f.id), f.name) for f in lists.filter_facilities(actor())
-    ]
+    form.facility_id.choices = [("", str(_l("alle")))] + [(str(f.id), f.name) for f in facilities]
     form.sort.choices = [("", str(_l("Standard")))] + [
         (s.value, str(SORT_LABELS[s])) for s in SORTS[state]
     ]

@@ -28,6 +28,7 @@ class Code(StrEnum):
     UNKNOWN_VALUE = "unknown_value"
     TOO_LONG = "too_long"
     OUT_OF_RANGE = "out_of_range"
+    INVALID_CHARACTERS = "invalid_characters"  # a NUL byte or a lone surrogate in a text
     # HTTP level (raised by the adapters)
     BAD_REQUEST = "bad_request"
     UNAUTHENTICATED = "unauthenticated"
@@ -41,8 +42,18 @@ class Code(StrEnum):
     INVALID_EMAIL = "invalid_email"
     UNKNOWN_ROLE = "unknown_role"
     PASSWORD_TOO_SHORT = "password_too_short"
+    PASSWORD_TOO_LONG = "password_too_long"
+    PASSWORD_TOO_COMMON = "password_too_common"
+    PASSWORD_CONTAINS_EMAIL = "password_contains_email"
+    PASSWORD_MISMATCH = "password_mismatch"
+    PASSWORD_UNCHANGED = "password_unchanged"
+    WRONG_PASSWORD = "wrong_password"
+    LOGIN_THROTTLED = "login_throttled"
+    ACCOUNT_LOCKED = "account_locked"
+    UNKNOWN_USER = "unknown_user"
     EMAIL_TAKEN = "email_taken"
     UNKNOWN_ACCOUNT = "unknown_account"
+    OWN_ACCOUNT_LOCKOUT = "own_account_lockout"
     # things that do not exist
     UNKNOWN_FACILITY = "unknown_facility"
     UNKNOWN_YOUTH = "unknown_youth"

@@ -1,17 +1,63 @@
-"""The audit trail: every write and every view of personal data leaves a row."""
+"""The audit trail: every write and every view of personal data leaves a row.
+
+Rows are appended only (an ORM guard refuses updates and deletes) and form a hash chain:
+entry n stores ``prev_hash`` (entry n-1's hash) and ``hash`` = SHA-256 over a canonical JSON
+of its own fields and ``prev_hash``. Changing, deleting or inserting a row in the middle
+breaks every later link; ``flask audit verify`` names the first broken entry.
+
+Personal values (``PERSONAL_KEYS`` in before/after, and the free-text ``reason``) enter the
+hash only as salted digests, SHA-256(salt | path | value), with a random salt per entry.
+Retention can therefore erase them later and keep the digest in ``erased``: the entry's
+hash, and with it the whole chain and any head hash noted elsewhere, stays valid. Retention
+also drops the salt, so an erased birth date cannot be guessed back from its digest.
+
+Appends are serialised so that concurrent writers cannot fork the chain: PostgreSQL takes a
+transaction-level advisory lock before reading the last hash; SQLite holds its database-wide
+write lock (BEGIN IMMEDIATE, as services.occupancy.locking does) before reading it. The
+unique ``seq`` makes a fork impossible in the database as well."""
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from placement.database import SQLITE_BEGIN_OPTION
 from placement.extensions import db
 from placement.models import AuditEvent
+from placement.models.base import utcnow
 from placement.models.enums import Role
+
+# Keys of before/after whose values are personal data of a youth (or may be: a search
+# query is often a reference or file number). Retention erases them.
+PERSONAL_KEYS = frozenset(
+    {
+        "reference",
+        "file_number",
+        "birth_date",
+        "sibling_group",
+        "override_reason",
+        "correction_reason",
+        "query",
+    }
+)
+# The advisory lock key of the chain (PostgreSQL), an arbitrary constant: "audit" in ASCII.
+CHAIN_LOCK_KEY = 0x6175646974
+# Execution option that lets exactly one statement change sealed rows: retention's erasure.
+ERASURE_OPTION = "placement_audit_erasure"
+CHAIN_VERSION = 1
+
+_CHAIN = "placement_audit_chain_locked"  # this transaction may append (lock held)
+_WROTE = "placement_audit_wrote"  # this transaction has written (SQLite: holds the lock)
 
 
 @dataclass(frozen=True)
@@ -30,6 +76,7 @@ class Actor:
 
 CLI = Actor("cli")
 SYSTEM = Actor("system")
+SCHEDULER = Actor("scheduler")
 
 
 def _json_value(value: Any) -> Any:
@@ -50,6 +97,136 @@ def snapshot(obj: Any) -> dict[str, Any]:
     }
 
 
+# --- sealing ---------------------------------------------------------------------------------
+
+
+def canonical(value: Any) -> str:
+    """The canonical JSON text of a value: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def value_digest(salt: str, path: str, value: Any) -> str:
+    """The salted digest that stands for a personal value in an entry's hash."""
+    material = f"{salt}|{path}|{canonical(value)}".encode()
+    return "sha256:" + hashlib.sha256(material).hexdigest()
+
+
+def personal_paths(before: Any, after: Any, reason: str | None) -> list[str]:
+    """The paths of the personal values an entry holds: ``before.<key>``, ``after.<key>``
+    and ``reason``."""
+    paths = [
+        f"{side}.{key}"
+        for side, values in (("before", before), ("after", after))
+        if isinstance(values, dict)
+        for key in sorted(values)
+        if key in PERSONAL_KEYS and values[key] is not None
+    ]
+    if reason is not None:
+        paths.append("reason")
+    return paths
+
+
+class Unverifiable(Exception):
+    """An entry holds a personal value but no salt to check it with."""
+
+
+def _masked(side: str, values: Any, salt: str | None, erased: dict[str, str]) -> Any:
+    if not isinstance(values, dict):
+        return values
+    masked = {}
+    for key, value in values.items():
+        path = f"{side}.{key}"
+        if path in erased:
+            masked[key] = erased[path]
+        elif key in PERSONAL_KEYS and value is not None:
+            if salt is None:
+                raise Unverifiable(path)
+            masked[key] = value_digest(salt, path, value)
+        else:
+            masked[key] = value
+    # An erased key must stay present (as null) for its digest to count.
+    for path, digest in erased.items():
+        prefix, _, key = path.partition(".")
+        if prefix == side and key not in masked:
+            masked[key] = digest
+    return masked
+
+
+def instant_text(instant: datetime) -> str:
+    """The instant as it enters the hash: UTC, microseconds."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def entry_hash(row: Any) -> str:
+    """SHA-256 over the canonical JSON of an entry (personal values as digests)."""
+    erased = dict(row.erased or {})
+    if "reason" in erased:
+        reason = erased["reason"]
+    elif row.reason is not None:
+        if row.salt is None:
+            raise Unverifiable("reason")
+        reason = value_digest(row.salt, "reason", row.reason)
+    else:
+        reason = None
+    document = {
+        "v": CHAIN_VERSION,
+        "seq": row.seq,
+        "at": instant_text(row.at),
+        "user_id": row.user_id,
+        "actor": row.actor,
+        "action": row.action,
+        "object_type": row.object_type,
+        "object_id": row.object_id,
+        "before": _masked("before", row.before, row.salt, erased),
+        "after": _masked("after", row.after, row.salt, erased),
+        "reason": reason,
+        "prev": row.prev_hash,
+    }
+    return hashlib.sha256(canonical(document).encode()).hexdigest()
+
+
+def _stored(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A private JSON copy, exactly as the database will hand it back (tuples become
+    lists, later changes to the caller's dict do not reach the sealed entry)."""
+    return None if values is None else json.loads(json.dumps(values))
+
+
+def _hold_chain_lock(session: Session) -> None:
+    """Serialise appends until this transaction ends (see the module docstring)."""
+    if session.info.get(_CHAIN):
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+    elif not session.info.get(_WROTE):
+        if session.in_transaction():
+            # Only reads so far (or BEGIN IMMEDIATE without a write yet): writing the entry
+            # takes SQLite's write lock, or fails at once if another writer committed since
+            # this transaction's snapshot (then ``record`` starts over, BEGIN IMMEDIATE).
+            return
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    session.info[_CHAIN] = True
+
+
+def _tail(session: Session) -> tuple[int, str | None]:
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    return (last.seq, last.hash) if last else (0, None)
+
+
+def _append(session: Session, event: AuditEvent) -> None:
+    seq, prev = _tail(session)
+    event.seq, event.prev_hash = seq + 1, prev
+    event.hash = entry_hash(event)
+    session.add(event)
+    session.flush()
+
+
+def _busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
+
+
 def record(
     actor: Actor,
     action: str,
@@ -61,20 +238,133 @@ def record(
     object_type: str | None = None,
     object_id: int | None = None,
 ) -> AuditEvent:
-    """Append one audit event. ``obj`` (if given) names the subject and is flushed first."""
+    """Append one sealed audit event (flushed). ``obj`` (if given) names the subject."""
+    session = db.session()
+    session.flush()  # pending writes first: the subject's id, SQLite's write lock
     if obj is not None:
-        db.session.flush()
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else obj.id
-    event = AuditEvent(
-        actor=actor.label,
-        user_id=actor.user_id,
-        action=action,
-        object_type=object_type or "",
-        object_id=object_id,
-        before=before,
-        after=after,
-        reason=reason,
-    )
-    db.session.add(event)
+    values = {
+        "at": utcnow(),
+        "actor": actor.label,
+        "user_id": actor.user_id,
+        "action": action,
+        "object_type": object_type or "",
+        "object_id": object_id,
+        "before": _stored(before),
+        "after": _stored(after),
+        "reason": reason,
+    }
+    if personal_paths(values["before"], values["after"], reason):
+        values["salt"] = secrets.token_hex(16)
+    event = AuditEvent(**values)
+    _hold_chain_lock(session)
+    try:
+        _append(session, event)
+    except OperationalError as exc:
+        if session.get_bind().dialect.name != "sqlite" or session.info.get(_CHAIN):
+            raise
+        if not _busy(exc):
+            raise
+        # The read-only snapshot was stale: begin again with the write lock. Nothing was
+        # written in this transaction, so nothing is lost.
+        session.rollback()
+        _hold_chain_lock(session)
+        event = AuditEvent(**values)
+        _append(session, event)
     return event
+
+
+# --- append-only -----------------------------------------------------------------------------
+
+
+class AuditImmutable(RuntimeError):
+    """Someone tried to change or delete an audit entry through the ORM."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context, _instances) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, AuditEvent):
+            raise AuditImmutable(f"audit entry {obj.id} cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AuditEvent) and session.is_modified(obj, include_collections=False):
+            raise AuditImmutable(f"audit entry {obj.id} cannot be changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_changes(state) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(ERASURE_OPTION):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and getattr(table, "name", None) == AuditEvent.__tablename__:
+        raise AuditImmutable("audit entries cannot be changed or deleted")
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_written(session: Session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _clear_chain_lock(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_CHAIN, None)
+        session.info.pop(_WROTE, None)
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first entry at which the chain does not hold, and why."""
+
+    seq: int
+    id: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    head: str | None
+    first_break: Break | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_break is None
+
+
+def _entries(batch: int = 2000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        db.session.expunge_all()
+
+
+def verify_chain() -> Verification:
+    """Walk the chain from the first entry; stop at the first that does not hold."""
+    expected_seq, prev, count = 1, None, 0
+    for row in _entries():
+        count += 1
+        if row.seq != expected_seq:
+            return Verification(count, prev, Break(row.seq, row.id, "gap"))
+        if row.prev_hash != prev:
+            return Verification(count, prev, Break(row.seq, row.id, "link"))
+        try:
+            actual = entry_hash(row)
+        except Unverifiable:
+            return Verification(count, prev, Break(row.seq, row.id, "unverifiable"))
+        if actual != row.hash:
+            return Verification(count, prev, Break(row.seq, row.id, "hash"))
+        prev, expected_seq = row.hash, expected_seq + 1
+    return Verification(count, prev, None)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from placement.extensions import db
-from placement.models import Facility
+from placement.models import Facility, user_facility
 from placement.models.enums import Gender
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
@@ -90,8 +90,8 @@ class Search:
 
 @dataclass(frozen=True)
 class FacilityInfo:
-    """A facility as shown to one actor: the address and location of an anonymous
-    placement only for those who may see persons."""
+    """A facility as shown to one actor: the address, district and location of an
+    anonymous placement only for those assigned to it (User.facilities)."""
 
     facility: Facility
     address_visible: bool
@@ -102,6 +102,11 @@ class FacilityInfo:
             return None
         f = self.facility
         return {"street": f.street, "postal_code": f.postal_code, "city": f.city}
+
+    @property
+    def district(self) -> str | None:
+        """The district (Ortsteil): None where the address is hidden."""
+        return self.facility.district if self.address_visible else None
 
     @property
     def genders(self) -> list[Gender]:
@@ -120,10 +125,38 @@ class FacilityInfo:
         return confirmation_stale(self.facility.confirmed_at)
 
 
-def facility_info(actor: Actor, facility: Facility) -> FacilityInfo:
-    """What ``actor`` may see of ``facility``'s whereabouts."""
-    visible = not facility.anonymous_address or permissions.can(actor.role, Permission.VIEW_PERSONS)
-    return FacilityInfo(facility, visible)
+def assigned_facility_ids(actor: Actor) -> frozenset[int] | None:
+    """The facilities assigned to ``actor``'s account (User.facilities); None for a system
+    process, which may see everything. One query."""
+    if actor.role is None:
+        return None
+    if actor.user_id is None:
+        return frozenset()
+    return frozenset(
+        db.session.scalars(
+            select(user_facility.c.facility_id).where(user_facility.c.user_id == actor.user_id)
+        )
+    )
+
+
+def locatable(facility: Facility, assigned: frozenset[int] | None) -> bool:
+    """Whether a facility's whereabouts may be shown: always, unless its address is
+    protected; then only to those assigned to it. Neither a role (not even an admin's)
+    nor VIEW_PERSONS is enough: an anonymous placement (a girls' shelter, an emergency
+    foster family) is protected from everyone who does not work with it."""
+    if not facility.anonymous_address or assigned is None:
+        return True
+    return facility.id in assigned
+
+
+def facility_info(
+    actor: Actor, facility: Facility, assigned: frozenset[int] | None | bool = False
+) -> FacilityInfo:
+    """What ``actor`` may see of ``facility``'s whereabouts (``assigned``: the result of
+    ``assigned_facility_ids`` when already looked up)."""
+    if assigned is False:
+        assigned = assigned_facility_ids(actor) if facility.anonymous_address else None
+    return FacilityInfo(facility, locatable(facility, assigned))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -157,10 +190,19 @@ class PlaceOption:
     @property
     def rank(self) -> tuple:
         """Suitable with room first, then suitable but full, then unsuitable; nearest and
-        emptiest first within each."""
+        emptiest first within each. Facilities without a known distance (no coordinates,
+        or an anonymous placement: "Entfernung auf Anfrage") follow those with one in
+        their group, by free places and name only, so that their position says nothing
+        about where they are."""
         tier = 0 if self.suitable and self.has_room else 1 if self.suitable else 2
-        distance = self.distance_km if self.distance_km is not None else float("inf")
-        return (tier, self.misfits, distance, -self.state.free, self.facility.name)
+        unknown = self.distance_km is None
+        distance = 0.0 if unknown else self.distance_km
+        return (tier, self.misfits, unknown, distance, -self.state.free, self.facility.name)
+
+    @property
+    def distance_on_request(self) -> bool:
+        """An anonymous placement whose distance the searcher may not learn."""
+        return not self.info.address_visible
 
 
 @dataclass(frozen=True)
@@ -234,10 +276,19 @@ def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResu
     search = check_query(query, instant)
     facilities = db.session.scalars(select(Facility).where(Facility.active.is_(True))).all()
     states = place_states_at(instant)
+    assigned = assigned_facility_ids(actor)
     options = []
     for found in facilities:
+        info = facility_info(actor, found, assigned)
         distance = None
-        if search.origin is not None and found.latitude is not None and found.longitude is not None:
+        # Never measured for a hidden address: a distance, or even the order by distance,
+        # from a few search points would give the shelter's location away.
+        if (
+            search.origin is not None
+            and info.location is not None
+            and found.latitude is not None
+            and found.longitude is not None
+        ):
             distance = round(haversine_km(search.origin, (found.latitude, found.longitude)), 1)
         per_child = tuple(
             tuple(profile_mismatches(found, child.age, child.gender, search.uma))
@@ -245,7 +296,7 @@ def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResu
         )
         options.append(
             PlaceOption(
-                info=facility_info(actor, found),
+                info=info,
                 state=state_of(states, found.id),
                 mismatches=_unique(m for ms in per_child for m in ms),
                 distance_km=distance,
@@ -286,4 +337,5 @@ def facility_directory(actor: Actor) -> list[FacilityInfo]:
     """All facilities with their profile, by name."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     facilities = db.session.scalars(select(Facility).order_by(Facility.name)).all()
-    return [facility_info(actor, f) for f in facilities]
+    assigned = assigned_facility_ids(actor)
+    return [facility_info(actor, f, assigned) for f in facilities]

@@ -5,7 +5,9 @@ A reservation becomes the admission through ``admissions.admit`` with its id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -83,6 +85,35 @@ def reserve(
     return reservation
 
 
+@dataclass(frozen=True)
+class ShownReservation:
+    """A reservation as one actor may see it: the free-text note only for those who see
+    persons of its facility (``permissions.may_see_free_text``); everything else as the
+    reservation has it."""
+
+    reservation: Reservation
+    note_visible: bool
+
+    @property
+    def note(self) -> str | None:
+        return self.reservation.note if self.note_visible else None
+
+    @property
+    def note_hidden(self) -> bool:
+        """A note exists but is not shown to this actor."""
+        return not self.note_visible and self.reservation.note is not None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reservation, name)
+
+
+def shown(actor: audit.Actor, reservation: Reservation) -> ShownReservation:
+    """``reservation`` as ``actor`` may see it."""
+    return ShownReservation(
+        reservation, permissions.may_see_free_text(actor, reservation.facility_id)
+    )
+
+
 def holds_place(reservation: Reservation, instant: datetime) -> bool:
     """Whether the reservation is open and holds its place at ``instant``."""
     until = min(reservation.expires_at, reservation.closed_at or reservation.expires_at)
@@ -114,11 +145,14 @@ def cancel(actor: audit.Actor, reservation_id: int) -> Reservation:
     return reservation
 
 
-def active_reservations(actor: audit.Actor, instant: datetime | None = None) -> list[Reservation]:
-    """Reservations holding a place now, soonest to expire first."""
+def active_reservations(
+    actor: audit.Actor, instant: datetime | None = None
+) -> list[ShownReservation]:
+    """Reservations holding a place now, soonest to expire first; notes only for those who
+    see persons of the reservation's facility."""
     permissions.require(actor.role, Permission.ADMIT)
     instant = instant or utc_now()
-    return db.session.scalars(
+    found = db.session.scalars(
         select(Reservation)
         .where(
             Reservation.status == ReservationStatus.OPEN,
@@ -127,3 +161,4 @@ def active_reservations(actor: audit.Actor, instant: datetime | None = None) -> 
         )
         .order_by(Reservation.expires_at)
     ).all()
+    return [shown(actor, reservation) for reservation in found]

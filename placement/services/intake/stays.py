@@ -102,6 +102,15 @@ def record_stay(
     return stay
 
 
+def require_access(actor: audit.Actor, stay_id: int, *needed: Permission) -> Stay:
+    """The stay, if ``actor`` holds every permission in ``needed`` and may see its person
+    (Forbidden, else NotFound for unknown and out-of-scope ids alike). Views call it before
+    they read or validate a form, so that no error path renders anything first."""
+    for permission in needed[1:]:
+        permissions.require(actor.role, permission)
+    return permissions.require_stay(actor, stay_id, needed[0])
+
+
 def get_stay(stay_id: int) -> Stay:
     stay = db.session.get(Stay, stay_id)
     if stay is None:
@@ -155,8 +164,7 @@ class StayRecord:
 
 def stay_record(actor: audit.Actor, stay_id: int) -> StayRecord:
     """A stay with the youth's history (personal data: the view is audited)."""
-    permissions.require(actor.role, Permission.VIEW_PERSONS)
-    stay = get_stay(stay_id)
+    stay = permissions.require_stay(actor, stay_id, Permission.VIEW_PERSONS)
     history = db.session.scalars(
         select(Stay).where(Stay.youth_id == stay.youth_id).order_by(Stay.start_at)
     ).all()
@@ -180,8 +188,7 @@ def record_distribution(
 ) -> Stay:
     """The §42a procedure of a stay: reported for distribution on, its result, and the
     date of the age assessment (§42f). A report or a result stops the §42a clock."""
-    permissions.require(actor.role, Permission.DISCHARGE)
-    stay = get_stay(stay_id)
+    stay = permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     if stay.legal_basis != LegalBasis.P42A:
         raise RuleViolation(Code.NOT_A_42A_STAY, "stay_id")
     today = berlin_day(utc_now())
@@ -218,7 +225,7 @@ class DischargePreview:
 def _discharge_values(
     actor: audit.Actor, stay_id: int, reason: EndReason | str | None, end: datetime | None
 ) -> DischargePreview:
-    permissions.require(actor.role, Permission.DISCHARGE)
+    permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     if reason is None or reason == "":
         raise RuleViolation(Code.MISSING, "reason")
     end_reason = code_of(EndReason, reason, "reason")
@@ -309,8 +316,7 @@ def undo_discharge(actor: audit.Actor, stay_id: int) -> UndoResult:
     is open again, as before the discharge (an absconding's held place is no longer held:
     the youth is placed again). Refused once the youth has a later or another open stay;
     after the window a correction is the way."""
-    permissions.require(actor.role, Permission.DISCHARGE)
-    stay = get_stay(stay_id)
+    stay = permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     lock_facilities([stay.facility_id])
     instant = utc_now()
     refusal = undo_refusal(actor, stay, instant)
@@ -364,8 +370,8 @@ def move(
     legal_basis: LegalBasis | str | None = None,
 ) -> MoveResult:
     """Close the stay and open the next one in another facility, in one transaction."""
-    permissions.require(actor.role, Permission.DISCHARGE)
     permissions.require(actor.role, Permission.ADMIT)
+    permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     override = reason_text(override_reason, "override_reason")
     basis = code_of(LegalBasis, legal_basis, "legal_basis") if legal_basis is not None else None
     first = get_stay(stay_id)
@@ -444,11 +450,12 @@ def correct_stay(
     """Correct a recorded stay (wrong time, wrong facility...). Nothing is deleted: the
     audit log keeps the state before and after, with the reason. Fields left UNSET keep
     their value."""
-    permissions.require(actor.role, Permission.CORRECT)
+    stay = permissions.require_stay(actor, stay_id, Permission.CORRECT)
+    if facility_id is not UNSET and facility_id != stay.facility_id:
+        permissions.require_target_facility(actor, facility_id)
     why = reason_text(reason, "reason")
     if why is None:
         raise RuleViolation(Code.REASON_REQUIRED, "reason")
-    stay = get_stay(stay_id)
     targets = {stay.facility_id} | ({facility_id} if facility_id is not UNSET else set())
     lock_facilities(targets)
     before = audit.snapshot(stay)

@@ -175,7 +175,7 @@ def list_stays(
 ) -> paging.Page[ListedStay]:
     """Stays of the given status as of ``instant`` within the actor's scope, filtered,
     sorted and paged (personal data: the view is audited with its filters)."""
-    facility_ids = scope.visible_facility_ids(actor)
+    visible = scope.person_scope(actor)
     state = code_of(StayStatus, status, "status")
     chosen = (filters or StayFilters()).checked()
     order = code_of(Sort, sort, "sort") if sort else DEFAULT_SORT[state]
@@ -187,7 +187,8 @@ def list_stays(
         select(Stay, Youth, Facility)
         .join(Youth, Youth.id == Stay.youth_id)
         .join(Facility, Facility.id == Stay.facility_id),
-        facility_ids,
+        visible,
+        instant,
     )
     if state == StayStatus.OPEN:
         query = query.where(Stay.end_at.is_(None))
@@ -244,6 +245,8 @@ def list_stays(
             "sort": order.value,
             "page": number,
             "total": result.total,
+            "stay_ids": [row.stay.id for row in result.items],
+            "youth_ids": [row.youth.id for row in result.items],
         },
     )
     return result
@@ -251,7 +254,8 @@ def list_stays(
 
 def filter_facilities(actor: audit.Actor) -> list[Facility]:
     """The facilities a list may be narrowed to (those in the actor's scope), by name."""
-    facility_ids = scope.visible_facility_ids(actor)
+    visible = scope.person_scope(actor)
+    facility_ids = None if visible.open_anywhere else visible.facility_ids
     query = select(Facility).order_by(Facility.name)
     if facility_ids is not None:
         query = query.where(Facility.id.in_(facility_ids))

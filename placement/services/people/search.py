@@ -12,6 +12,7 @@ from placement.extensions import db
 from placement.models import Stay, Youth
 from placement.models.enums import EndReason
 from placement.services.accounts import audit
+from placement.services.accounts.permissions import PersonScope
 from placement.services.errors import BadInput, Code, RuleViolation
 from placement.services.intake.rules import MAX_FILE_NUMBER_LENGTH, age_on
 from placement.services.people import paging, scope
@@ -69,7 +70,7 @@ def search_youths(
 ) -> paging.Page[YouthHit]:
     """Youths whose reference or file number is ``query`` or begins with it (case is
     ignored), exact matches first, then by reference; within the actor's scope."""
-    facility_ids = scope.visible_facility_ids(actor)
+    visible = scope.person_scope(actor)
     text = checked_query(query)
     number, size = paging.checked_paging(page, page_size)
     lowered = text.lower()
@@ -77,14 +78,14 @@ def search_youths(
     reference, file_number = func.lower(Youth.reference), func.lower(Youth.file_number)
     matches = or_(reference.like(pattern, escape="\\"), file_number.like(pattern, escape="\\"))
     exact = or_(reference == lowered, file_number == lowered)
-    base = scope.scoped_youths(select(Youth).where(matches), facility_ids)
+    base = scope.scoped_youths(select(Youth).where(matches), visible, instant)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     youths = db.session.scalars(
         base.order_by(case((exact, 0), else_=1), Youth.reference)
         .offset((number - 1) * size)
         .limit(size)
     ).all()
-    stays = current_stays([y.id for y in youths])
+    stays = current_stays([y.id for y in youths], visible, instant)
     hits = [
         YouthHit(
             youth=youth,
@@ -99,19 +100,29 @@ def search_youths(
         actor,
         "youths.search",
         object_type="youth",
-        after={"query": text, "page": number, "page_size": size, "total": total},
+        after={
+            "query": text,
+            "page": number,
+            "page_size": size,
+            "total": total,
+            "youth_ids": [y.id for y in youths],
+        },
     )
     return paging.Page(hits, number, size, total)
 
 
-def current_stays(youth_ids: list[int]) -> dict[int, Stay]:
-    """Per youth: the open stay, else the latest by start."""
+def current_stays(
+    youth_ids: list[int], visible: PersonScope | None = None, instant: datetime | None = None
+) -> dict[int, Stay]:
+    """Per youth: the open stay, else the latest by start; of the stays in ``visible``
+    (None: every stay), so that a hit never names a facility outside the actor's scope."""
     found: dict[int, Stay] = {}
     if not youth_ids:
         return found
-    for stay in db.session.scalars(
-        select(Stay).where(Stay.youth_id.in_(youth_ids)).order_by(Stay.start_at)
-    ):
+    query = select(Stay).where(Stay.youth_id.in_(youth_ids)).order_by(Stay.start_at)
+    if visible is not None:
+        query = scope.scoped_stays(query, visible, instant)
+    for stay in db.session.scalars(query):
         current = found.get(stay.youth_id)
         if current is None or current.end_at is not None:
             found[stay.youth_id] = stay

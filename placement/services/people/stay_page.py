@@ -11,6 +11,7 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import Youth
 from placement.services.accounts import audit
+from placement.services.accounts.permissions import PersonScope
 from placement.services.errors import Code, PlacementError
 from placement.services.intake import stays
 from placement.services.intake.rules import age_on
@@ -31,7 +32,7 @@ class StayPage:
     undo_hint: PlacementError | None  # why the actor's own discharge can no longer be undone
 
 
-def other_siblings(youth: Youth, instant: datetime, facility_ids) -> list[YouthHit]:
+def other_siblings(youth: Youth, instant: datetime, visible: PersonScope) -> list[YouthHit]:
     """The other youths of ``youth``'s sibling group (not the youth itself), by
     reference, each with the stay that says where they are."""
     if not youth.sibling_group:
@@ -39,10 +40,11 @@ def other_siblings(youth: Youth, instant: datetime, facility_ids) -> list[YouthH
     others = db.session.scalars(
         scope.scoped_youths(
             select(Youth).where(Youth.sibling_group == youth.sibling_group, Youth.id != youth.id),
-            facility_ids,
+            visible,
+            instant,
         ).order_by(Youth.reference)
     ).all()
-    current = current_stays([o.id for o in others])
+    current = current_stays([o.id for o in others], visible, instant)
     return [
         YouthHit(
             youth=other,
@@ -58,14 +60,14 @@ def other_siblings(youth: Youth, instant: datetime, facility_ids) -> list[YouthH
 def stay_page(actor: audit.Actor, stay_id: int, instant: datetime) -> StayPage:
     """The stay page's content (personal data: the view is audited by ``stay_record``)."""
     record = stays.stay_record(actor, stay_id)
-    facility_ids = scope.visible_facility_ids(actor)
+    visible = scope.person_scope(actor)
     stay = record.stay
     refusal = stays.undo_refusal(actor, stay, instant) if stay.end_at is not None else None
     own = stay.ended_by_id is not None and stay.ended_by_id == actor.user_id
     return StayPage(
         record=record,
         history=youth_history(record.youth.id),
-        siblings=other_siblings(record.youth, instant, facility_ids),
+        siblings=other_siblings(record.youth, instant, visible),
         undo_until=stays.undo_until(stay) if stay.end_at is not None and refusal is None else None,
         undo_hint=refusal if own and refusal is not None and refusal.code in HINTED else None,
     )

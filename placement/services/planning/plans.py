@@ -251,13 +251,15 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
     youths = {int(y["id"]): y for y in scenario["youths"]}
     prints = plan.fingerprint["youths"]
     names = {fid: f["name"] for fid, f in facilities.items()}
+    sees = _persons_visible(actor)
     lines = []
     for move in moves_of(result):
         youth = youths[move.youth_id]
+        shown = sees(move.from_id) or sees(move.to_id)
         lines.append(
             MoveLine(
                 youth_id=move.youth_id,
-                reference=prints[str(move.youth_id)]["reference"],
+                reference=prints[str(move.youth_id)]["reference"] if shown else MASKED,
                 age=youth["age"],
                 gender=Gender(youth["gender"]),
                 group=youth["group"],
@@ -276,13 +278,9 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
     grouped: dict[tuple[int, int], list[MoveLine]] = defaultdict(list)
     for line in lines:
         grouped[(line.from_id, line.to_id)].append(line)
-    if lines:
-        audit.record(
-            actor,
-            "plan.persons.view",
-            plan,
-            after={"youths": [m.youth_id for m in lines]},
-        )
+    shown_ids = [m.youth_id for m in lines if m.reference != MASKED]
+    if shown_ids:
+        audit.record(actor, "plan.persons.view", plan, after={"youths": shown_ids})
     explained = [
         StayingExplained(
             reference=prints[e["youth"]]["reference"],
@@ -290,7 +288,7 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
             reasons=[r["text"] for r in e["reasons"]],
         )
         for e in result.get("explanations", [])
-        if e["youth"] in prints and _in_scope(plan, int(e["facility"]))
+        if e["youth"] in prints and _in_scope(plan, int(e["facility"])) and sees(int(e["facility"]))
     ]
     return PlanReview(
         plan=plan,
@@ -304,6 +302,21 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
         proven=result.get("status") == "OPTIMAL",
         explanations=explained,
     )
+
+
+# What a review shows instead of the reference of a youth whose facility's persons the
+# actor may not see (department heads approve moves by age, gender and group only).
+MASKED = "–"
+
+
+def _persons_visible(actor: audit.Actor):
+    """Whether ``actor`` may see the persons of a facility (by id), per facility."""
+    if not permissions.can(actor.role, Permission.VIEW_PERSONS):
+        return lambda _facility_id: False
+    visible = permissions.person_scope(actor)
+    if visible.everything:
+        return lambda _facility_id: True
+    return lambda facility_id: facility_id in (visible.facility_ids or ())
 
 
 def _in_scope(plan: Plan, facility_id: int) -> bool:

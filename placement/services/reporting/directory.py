@@ -14,6 +14,7 @@ from placement.models.enums import FacilityKind, UmaPolicy, label
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.accounts.permissions import Permission
+from placement.services.intake.places import assigned_facility_ids, locatable
 from placement.services.occupancy.core import PlaceState
 from placement.services.occupancy.queries import place_states_at, state_of
 
@@ -25,7 +26,7 @@ class DirectoryEntry:
     kind: FacilityKind
     operator: str | None
     planning_area: str | None
-    district: str | None  # None for a facility whose address is protected
+    district: str | None  # None for an anonymous placement, unless assigned to it
     age_min: int
     age_max: int
     genders: str
@@ -37,13 +38,15 @@ def facility_directory(
     actor: Actor, instant: datetime, kind: FacilityKind | None = None
 ) -> list[DirectoryEntry]:
     """Every active facility (of ``kind``) with profile and places at ``instant``, sorted
-    by kind label and name; the district of an anonymous placement is left out."""
+    by kind label and name; the district of an anonymous placement is left out for everyone
+    not assigned to it."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     query = select(Facility).where(Facility.active.is_(True))
     if kind is not None:
         query = query.where(Facility.kind == kind)
     facilities = db.session.scalars(query).all()
     states = place_states_at(instant)
+    assigned = assigned_facility_ids(actor)
     entries = [
         DirectoryEntry(
             id=f.id,
@@ -51,7 +54,7 @@ def facility_directory(
             kind=f.kind,
             operator=f.operator,
             planning_area=f.planning_area,
-            district=None if f.anonymous_address else f.district,
+            district=f.district if locatable(f, assigned) else None,
             age_min=f.age_min,
             age_max=f.age_max,
             genders=f.genders,

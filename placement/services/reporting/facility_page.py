@@ -13,7 +13,7 @@ from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth
 from placement.models.enums import Gender, LegalBasis
 from placement.services.accounts import audit, permissions
-from placement.services.accounts.permissions import Permission
+from placement.services.accounts.permissions import Permission, PersonScope
 from placement.services.errors import Code, NotFound
 from placement.services.intake import deadlines as deadline_rules
 from placement.services.intake.places import facility_info
@@ -116,13 +116,18 @@ def facility_page(
         holds_at(instant, ids).get(facility_id, 0),
     )
     residents = None
-    if permissions.can(actor.role, Permission.VIEW_PERSONS):
-        residents = residents_at(facility, instant)
+    visible = _resident_scope(actor, facility_id)
+    if visible is not None:
+        residents = residents_at(facility, instant, visible)
         audit.record(
             actor,
             "facility.residents.view",
             facility,
-            after={"at": instant.isoformat(), "residents": len(residents)},
+            after={
+                "at": instant.isoformat(),
+                "residents": len(residents),
+                "stay_ids": [r.stay_id for r in residents],
+            },
         )
     chart_until = chart_until or local(instant).date()
     chart_from = chart_from or chart_until - timedelta(days=CHART_DAYS - 1)
@@ -141,14 +146,31 @@ def facility_page(
     )
 
 
-def residents_at(facility: Facility, instant: datetime) -> list[Resident]:
-    """The youths placed in ``facility`` at ``instant`` with age, days and deadlines."""
-    rows = db.session.execute(
+def _resident_scope(actor: audit.Actor, facility_id: int) -> PersonScope | None:
+    """Whose residents of this facility ``actor`` may see: None for none at all (roles
+    without persons, managers and admins of other facilities); on-call staff see the open
+    stays of every facility (and of an earlier date only those still open or their own)."""
+    if not permissions.can(actor.role, Permission.VIEW_PERSONS):
+        return None
+    visible = permissions.person_scope(actor)
+    if visible.everything or visible.open_anywhere or facility_id in (visible.facility_ids or ()):
+        return visible
+    return None
+
+
+def residents_at(
+    facility: Facility, instant: datetime, visible: PersonScope | None = None
+) -> list[Resident]:
+    """The youths placed in ``facility`` at ``instant`` with age, days and deadlines;
+    those in ``visible`` (None: all)."""
+    query = (
         select(Stay, Youth)
         .join(Youth, Youth.id == Stay.youth_id)
         .where(Stay.facility_id == facility.id, stays_covering(instant))
-        .order_by(Stay.start_at, Youth.reference)
-    ).all()
+    )
+    if visible is not None and not visible.everything:
+        query = query.where(visible.stay_condition())
+    rows = db.session.execute(query.order_by(Stay.start_at, Youth.reference)).all()
     today = local(instant).date()
     return [
         Resident(

@@ -16,6 +16,7 @@ from placement.models.enums import FacilityKind, LegalBasis, label
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.occupancy.queries import stays_covering
+from placement.services.reporting.downloads import csv_cell
 
 Counts = dict[str, dict[str, int]]  # facility kind -> legal basis -> youths
 
@@ -54,7 +55,7 @@ def land_csv(day: str, counts: Counts) -> str:
     headers, rows = land_table(counts)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Stichtag", *headers])
+    writer.writerow([csv_cell(v) for v in ["Stichtag", *headers]])
     for row in rows:
-        writer.writerow([day, *row])
+        writer.writerow([csv_cell(v) for v in [day, *row]])
     return buffer.getvalue()

@@ -22,6 +22,13 @@ Definitions (also shown on the report pages):
   at the Stichtag in the Stichtag report).
 - **Average length of stay** is the mean duration in days of the stays that ended in the
   month (a stay ended by a transfer counts on its own).
+- **Small cells** (statistical disclosure control): outside a facility's own view (the
+  facilities assigned to the account), a breakdown cell (age band, umA, end reason) of 1 to
+  REPORT_MIN_CELL−1 youths is not shown ("<3"); 0 stays 0. Where a row or column total
+  would let one hidden cell be recomputed from the others, the next smallest cell of that
+  row or column is hidden too (secondary suppression), until no row or column of a
+  breakdown has exactly one hidden cell. Totals (occupancy, admissions, discharges) are
+  always shown: they are the occupancy everyone sees on the overview.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask import current_app
+from markupsafe import Markup
 from sqlalchemy import select
 
 from placement.extensions import db
@@ -37,6 +46,7 @@ from placement.models.enums import EndReason, FacilityKind, label
 from placement.models.youth import age_in_years
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
+from placement.services.intake.places import assigned_facility_ids
 from placement.services.occupancy.core import DayStat, PlaceState, daily, occupancy_steps
 from placement.services.occupancy.queries import (
     capacities_overlapping,
@@ -108,6 +118,92 @@ def daily_stats(
     return {fid: _daily(bounds, days, spans.get(fid, []), periods.get(fid, [])) for fid in ids}
 
 
+# --- small cells ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A breakdown cell that is not shown: fewer than ``minimum`` youths, or hidden so that
+    another such cell cannot be recomputed from a total. Shown as "<3" on the page; the
+    downloads write a footnote marker instead of the number."""
+
+    minimum: int
+
+    def __str__(self) -> str:
+        return f"<{self.minimum}"
+
+    def __html__(self) -> str:
+        return str(Markup.escape(str(self)))
+
+
+def min_cell(actor: audit.Actor) -> int:
+    """The smallest count shown outside a facility's own view (REPORT_MIN_CELL); 0 for a
+    system process (CLI, scheduler), which sees every figure."""
+    if actor.role is None:
+        return 0
+    return max(0, int(current_app.config.get("REPORT_MIN_CELL", 3)))
+
+
+def protect(cells: list[list[int]], exempt: set[int], minimum: int) -> set[tuple[int, int]]:
+    """The cells to hide in a breakdown: ``cells`` holds one row per facility and, last, the
+    column totals; each row's own total is shown beside it. Rows in ``exempt`` (a
+    facility's own view) are shown in full. Primary: every cell of 1..``minimum``−1.
+    Secondary: while a row, or a column with its total, has exactly one hidden cell, its
+    next smallest cell is hidden too, or the hidden one could be recomputed as total minus
+    the others: a non-zero one if there is one (zeros stay visible where they can), and
+    of those one whose other line already has a lone hidden cell (that hides both at
+    once instead of opening a new line), else the smallest."""
+    if minimum <= 1 or not cells:
+        return set()
+    height, width = len(cells), len(cells[0])
+    hidden = {
+        (i, j)
+        for i in range(height)
+        if i not in exempt
+        for j in range(width)
+        if 0 < cells[i][j] < minimum
+    }
+
+    def lone_in_cross_line(cell: tuple[int, int], along_row: bool) -> bool:
+        i, j = cell
+        cross = [(k, j) for k in range(height)] if along_row else [(i, k) for k in range(width)]
+        return sum(1 for c in cross if c in hidden) == 1
+
+    def next_smallest(line: list[tuple[int, int]], along_row: bool) -> tuple[int, int] | None:
+        open_cells = [c for c in line if c not in hidden and c[0] not in exempt]
+        if not open_cells:
+            return None
+        return min(
+            open_cells,
+            key=lambda c: (
+                cells[c[0]][c[1]] == 0,
+                not lone_in_cross_line(c, along_row),
+                cells[c[0]][c[1]],
+                c,
+            ),
+        )
+
+    lines = [([(i, j) for j in range(width)], True) for i in range(height)]
+    lines += [([(i, j) for i in range(height)], False) for j in range(width)]
+    changed = True
+    while changed:
+        changed = False
+        for line, along_row in lines:
+            if sum(1 for c in line if c in hidden) == 1:
+                extra = next_smallest(line, along_row)
+                if extra is not None:
+                    hidden.add(extra)
+                    changed = True
+    return hidden
+
+
+def _hide(rows: list, keys: list[str], cells: list[list[int]], exempt: set[int], minimum: int):
+    """Mark the hidden cells of one breakdown on the rows (``row.hidden``)."""
+    for i, j in protect(cells, exempt, minimum):
+        if keys[j]:
+            rows[i].hidden.add(keys[j])
+
+
 # --- monthly report ---------------------------------------------------------------------
 
 
@@ -125,6 +221,8 @@ class MonthlyRow:
     bands: list[int] = field(default_factory=lambda: [0] * len(AGE_BANDS))
     uma_admissions: int = 0
     length_days_sum: float = 0.0
+    # Cells not shown (small cells): "band:<index>", "uma", "reason:<end reason>".
+    hidden: set[str] = field(default_factory=set)
 
     @property
     def discharges_total(self) -> int:
@@ -148,10 +246,16 @@ class MonthlyReport:
     last_day: date
     rows: list[MonthlyRow]
     total: MonthlyRow
+    min_cell: int = 0
 
     @property
     def end_reasons(self) -> list[EndReason]:
         return list(EndReason)
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether any cell is hidden."""
+        return any(row.hidden for row in [*self.rows, self.total])
 
 
 def monthly_report(actor: audit.Actor, year: int, month: int) -> MonthlyReport:
@@ -219,7 +323,28 @@ def monthly_report(actor: audit.Actor, year: int, month: int) -> MonthlyReport:
     total.peak = max((d.peak for d in _daily(bounds, day_list, all_spans, [])), default=0)
     total.days_over = len(over_days)
     kept.sort(key=lambda r: (label(r.kind), r.name))
-    return MonthlyReport(year, month, first_day, last_day, kept, total)
+    minimum = min_cell(actor)
+    if minimum > 1:
+        _protect_monthly(actor, kept, total, minimum)
+    return MonthlyReport(year, month, first_day, last_day, kept, total, minimum)
+
+
+def _protect_monthly(
+    actor: audit.Actor, rows: list[MonthlyRow], total: MonthlyRow, minimum: int
+) -> None:
+    """Hide the small cells of the age bands, the umA share and the end reasons of the
+    month's admissions and discharges."""
+    own = assigned_facility_ids(actor) or frozenset()
+    every = [*rows, total]
+    exempt = {i for i, row in enumerate(rows) if row.facility_id in own}
+    band_keys = [f"band:{j}" for j in range(len(AGE_BANDS))]
+    _hide(every, band_keys, [row.bands for row in every], exempt, minimum)
+    # umA and the others add up to the admissions: both are cells of one breakdown.
+    uma_cells = [[row.uma_admissions, row.admissions - row.uma_admissions] for row in every]
+    _hide(every, ["uma", ""], uma_cells, exempt, minimum)
+    reasons = list(EndReason)
+    reason_cells = [[row.discharges.get(reason, 0) for reason in reasons] for row in every]
+    _hide(every, [f"reason:{r.value}" for r in reasons], reason_cells, exempt, minimum)
 
 
 # --- Stichtag report --------------------------------------------------------------------
@@ -233,6 +358,9 @@ class StichtagRow:
     state: PlaceState
     bands: list[int] = field(default_factory=lambda: [0] * len(AGE_BANDS))
     uma: int = 0
+    facility_id: int | None = None
+    # Cells not shown (small cells): "band:<index>", "uma".
+    hidden: set[str] = field(default_factory=set)
 
     @property
     def uma_share(self) -> float | None:
@@ -246,6 +374,13 @@ class StichtagReport:
     total: Totals
     total_bands: list[int]
     total_uma: int
+    min_cell: int = 0
+    total_hidden: set[str] = field(default_factory=set)
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether any cell is hidden."""
+        return bool(self.total_hidden) or any(row.hidden for row in self.rows)
 
 
 def stichtag_report(actor: audit.Actor, instant: datetime) -> StichtagReport:
@@ -261,7 +396,11 @@ def stichtag_report(actor: audit.Actor, instant: datetime) -> StichtagReport:
     day = local(instant).date()
     rows: dict[int, StichtagRow] = {
         r.facility.id: StichtagRow(
-            r.facility.name, r.facility.kind, r.facility.planning_area, r.state
+            r.facility.name,
+            r.facility.kind,
+            r.facility.planning_area,
+            r.state,
+            facility_id=r.facility.id,
         )
         for r in board.rows
     }
@@ -274,4 +413,31 @@ def stichtag_report(actor: audit.Actor, instant: datetime) -> StichtagReport:
     total = board.total
     bands = [sum(column) for column in zip(*(row.bands for row in rows.values()), strict=True)]
     uma = sum(row.uma for row in rows.values())
-    return StichtagReport(instant, list(rows.values()), total, bands or [0] * len(AGE_BANDS), uma)
+    report = StichtagReport(
+        instant, list(rows.values()), total, bands or [0] * len(AGE_BANDS), uma, min_cell(actor)
+    )
+    if report.min_cell > 1:
+        _protect_stichtag(actor, report)
+    return report
+
+
+@dataclass
+class _TotalCells:
+    """The total line of a Stichtag report as a row of a breakdown (for ``_hide``)."""
+
+    hidden: set[str]
+
+
+def _protect_stichtag(actor: audit.Actor, report: StichtagReport) -> None:
+    """Hide the small cells of the age bands and of umA (umA and the others add up to the
+    occupancy) outside the facilities assigned to the account."""
+    own = assigned_facility_ids(actor) or frozenset()
+    total = _TotalCells(report.total_hidden)
+    every = [*report.rows, total]
+    exempt = {i for i, row in enumerate(report.rows) if row.facility_id in own}
+    band_cells = [row.bands for row in report.rows] + [report.total_bands]
+    keys = [f"band:{j}" for j in range(len(AGE_BANDS))]
+    _hide(every, keys, band_cells, exempt, report.min_cell)
+    uma_cells = [[row.uma, row.state.occupied - row.uma] for row in report.rows]
+    uma_cells.append([report.total_uma, report.total.occupied - report.total_uma])
+    _hide(every, ["uma", ""], uma_cells, exempt, report.min_cell)

@@ -1,0 +1,55 @@
+"""Account administration: the accounts with role and facilities, and the form that
+changes them. Admins only (checked in the service, before any form is read)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from placement.admin.forms import AccountForm
+from placement.extensions import db
+from placement.services.accounts import account_admin
+from placement.services.errors import PlacementError
+from placement.views import actor, show_error
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.get("/admin/users", endpoint="users")
+@login_required
+def users_page():
+    """Every account with its role, facilities and whether it is active."""
+    return render_template("admin/users.html", rows=account_admin.list_accounts(actor()))
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"], endpoint="edit_user")
+@login_required
+def edit_user(user_id: int):
+    """Change an account's role, facilities and active flag (audited)."""
+    user = account_admin.get_account(actor(), user_id)  # the permission, before the form
+    facilities = account_admin.assignable_facilities(actor())
+    form = AccountForm(
+        data={
+            "role": user.role.value,
+            "facility_ids": [f.id for f in user.facilities],
+            "active": user.active,
+        }
+    )
+    form.facility_ids.choices = [(f.id, f.name) for f in facilities]
+    if form.validate_on_submit():
+        try:
+            account_admin.update_account(
+                actor(),
+                user_id,
+                role=form.role.data,
+                facility_ids=list(form.facility_ids.data or []),
+                active=bool(form.active.data),
+            )
+            db.session.commit()
+            flash(_("Konto %(email)s gespeichert.", email=user.email), "success")
+            return redirect(url_for("admin.users"))
+        except PlacementError as error:
+            show_error(form, error)
+    status = 422 if form.errors else 200
+    return render_template("admin/edit_user.html", form=form, user=user), status
