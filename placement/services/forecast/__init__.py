@@ -23,44 +23,15 @@ chart, the API and the alert rule use it). Change it only together with its user
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-
-DEFAULT_DAYS = 14
-MAX_DAYS = 28
-
-
-@dataclass(frozen=True)
-class ForecastDay:
-    date: date
-    expected: float
-    low: int
-    high: int
-    limit: int | None
-    p_over: float
-
-
-@dataclass(frozen=True)
-class Forecast:
-    subject: str  # "facility" | "kind" | "profile" | "office"
-    key: str  # facility id as text, the kind's value, the profile key, or "office"
-    label: str  # German label for pages and mails
-    computed_at: datetime  # UTC instant the forecast starts from
-    occupied_now: int
-    limit_now: int | None
-    days: list[ForecastDay]
-    admissions_per_day: float  # expected admissions per day over the horizon
-    planned_ends: int  # stays with a planned end within the horizon
-    coming_of_age_ends: int  # youths turning 18 within the horizon where the house ends at 17
-    window_weeks: int  # trailing window the admission rate was measured over
-
-
-def first_shortage(
-    forecast: Forecast, *, within_days: int, probability: float
-) -> ForecastDay | None:
-    """The first day within ``within_days`` whose probability of exceeding the limit is at
-    least ``probability``, or None."""
-    for day in forecast.days[:within_days]:
-        if day.limit is not None and day.p_over >= probability:
-            return day
-    return None
+# The contract's values live in ``contract`` (so that the implementation can import them
+# without importing this package); the functions are implemented in ``projection``.
+from placement.services.forecast.contract import DEFAULT_DAYS as DEFAULT_DAYS
+from placement.services.forecast.contract import MAX_DAYS as MAX_DAYS
+from placement.services.forecast.contract import Forecast as Forecast
+from placement.services.forecast.contract import ForecastDay as ForecastDay
+from placement.services.forecast.contract import first_shortage as first_shortage
+from placement.services.forecast.profiles import PROFILES as PROFILES
+from placement.services.forecast.profiles import accepts as accepts
+from placement.services.forecast.projection import project_facilities as project_facilities
+from placement.services.forecast.projection import project_facility as project_facility
+from placement.services.forecast.projection import project_group as project_group

@@ -138,13 +138,17 @@ for _extra in FACILITY_EXTRA.values():
     _extra.setdefault("city", "Leipzig")
 
 # How long stays of each kind typically last (days, min and max) in the generated history.
+# As long as today's residents have stayed so far (they arrived over the last four months:
+# in autumn 2023 emergency stays ran long for want of follow-on places), so that the
+# history and the present tell the same story (the forecast learns its length of stay
+# from the history and applies it to today's residents).
 STAY_DAYS = {
-    FacilityKind.INOBHUTNAHME: (2, 45),
-    FacilityKind.CLEARING: (10, 120),
+    FacilityKind.INOBHUTNAHME: (5, 120),
+    FacilityKind.CLEARING: (20, 150),
     FacilityKind.UMA_GROUP_HOME: (60, 400),
     FacilityKind.GROUP_HOME: (90, 500),
-    FacilityKind.FOSTER_EMERGENCY: (7, 90),
-    FacilityKind.EMERGENCY_SHELTER: (3, 60),
+    FacilityKind.FOSTER_EMERGENCY: (14, 150),
+    FacilityKind.EMERGENCY_SHELTER: (5, 120),
 }
 END_REASONS = {
     FacilityKind.INOBHUTNAHME: (
