@@ -320,25 +320,25 @@ def retention_apply_command(dry_run: bool) -> None:
     "--within",
     type=click.IntRange(1, 28),
     default=None,
-    help="Frühwarnregel: innerhalb so vieler Tage (Standard: FORECAST_WARN_DAYS).",
+    help="Frühwarnregel: innerhalb so vieler Tage (Standard: Regel forecast_over).",
 )
 @click.option(
     "--probability",
     type=click.FloatRange(0.01, 1.0),
     default=None,
-    help="Frühwarnregel: ab dieser Wahrscheinlichkeit (Standard: FORECAST_WARN_P).",
+    help="Frühwarnregel: ab dieser Wahrscheinlichkeit (Standard: Regel forecast_over).",
 )
 def forecast_backtest_command(
     weeks: int, as_json: bool, within: int | None, probability: float | None
 ) -> None:
     """Replay the last WEEKS day by day without looking ahead and score the forecast."""
     from placement.services.forecast import backtest
+    from placement.services.reporting import forecasts
 
-    config = current_app.config
+    # The alert rule's office-wide settings (forecast_over), as the overview uses them.
+    warn_days, warn_p = forecasts.warning_settings()
     result = backtest.run_backtest(
-        weeks=weeks,
-        within_days=within or int(config.get("FORECAST_WARN_DAYS", 7)),
-        probability=probability or float(config.get("FORECAST_WARN_P", 0.7)),
+        weeks=weeks, within_days=within or warn_days, probability=probability or warn_p
     )
     db.session.rollback()  # read only
     if as_json:

@@ -71,10 +71,8 @@ class DefaultConfig:
     PEOPLE_PAGE_SIZE = 50
     PEOPLE_MAX_PAGE_SIZE = 200
     DEADLINE_DUE_DAYS = 7  # "deadline due": overdue, or due within this many days
-    # Forecast on the overview ("Engpass"): expected over the limit within this many days
-    # with at least this probability (services/reporting/forecasts.py).
-    FORECAST_WARN_DAYS = 7
-    FORECAST_WARN_P = 0.7
+    # Forecast on the overview ("Engpass"): within how many days, from which probability,
+    # comes from the alert rule forecast_over's office-wide settings (one source).
     # Forecasts from now are kept until the next audited write, at most this long (0: off).
     FORECAST_CACHE_SECONDS = 300
     # The forecast core (services/forecast): default horizon in days (at most 28) and the

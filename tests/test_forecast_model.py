@@ -482,7 +482,7 @@ def test_the_model_is_pure_and_the_forecast_sits_below_alerts_and_reporting():
     imported = graph.find_modules_directly_imported_by("placement.services.forecast.model")
     assert {m.split(".")[0] for m in imported} <= {"__future__", "collections", "dataclasses",
                                                    "numpy"}  # fmt: skip
-    layers = ["seed", "alerts", "reporting", "forecast", "planning", "people", "intake",
+    layers = ["seed", "reporting", "alerts", "forecast", "planning", "people", "intake",
               "facilities", "occupancy", "accounts", "errors"]  # fmt: skip
     illegal = graph.find_illegal_dependencies_for_layers(
         layers=layers, containers={"placement.services"}
@@ -495,7 +495,7 @@ def test_the_chain_takes_over_dispersed_admissions_as_negative_binomial():
         uncertain_now=np.array([0, 0]),
         leave=np.zeros((2, 1)),
         admissions=np.full((2, 1), 2.0),
-        full_ratio=np.ones((2, model.ROOMY + 1)),
+        full_ratio=np.ones((2, model.CATEGORIES)),
         full_from=np.full((2, 1), 10**9),
         inv_shape=np.array([0.0, 0.5]),
     )

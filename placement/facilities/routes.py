@@ -24,7 +24,7 @@ from placement.services.accounts.permissions import Permission
 from placement.services.errors import BadInput, Forbidden, NotFound, PlacementError
 from placement.services.facilities import admin
 from placement.services.occupancy import capacity
-from placement.services.reporting import charts, facility_page
+from placement.services.reporting import charts, facility_page, forecasts
 from placement.timeutil import from_local, local
 from placement.timeutil import now as utc_now
 from placement.views import actor, show_error
@@ -112,6 +112,7 @@ def show(facility_id: int):
         forecast_legend=(_("Prognose (erwartet)"), _("80-%-Band"), _("jetzt")),
     )
     may_manage = admin.may_manage(actor(), facility_id)
+    warn_days, warn_p = forecasts.warning_settings()  # the alert rule's, office-wide
     return render_template(
         "facilities/show.html",
         page=page,
@@ -126,8 +127,8 @@ def show(facility_id: int):
         stale_hours=current_app.config["FACILITY_CONFIRMATION_STALE_HOURS"],
         forecast_days=forecast_days,
         forecast_typed=request.args.get("forecast_days", ""),
-        warn_days=current_app.config["FORECAST_WARN_DAYS"],
-        warn_p=current_app.config["FORECAST_WARN_P"],
+        warn_days=warn_days,
+        warn_p=warn_p,
     ), (422 if params.errors else 200)
 
 

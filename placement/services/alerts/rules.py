@@ -30,14 +30,9 @@ log = logging.getLogger(__name__)
 
 CRITICAL, WARNING, INFO = 3, 2, 1
 
-DEFAULT_PROFILES = [
-    {"key": "uma_boys_14_17", "label": "umA-Jungen 14–17", "age_min": 14, "age_max": 17,
-     "genders": ["m"], "uma": True},
-    {"key": "girls_12_17", "label": "Mädchen 12–17", "age_min": 12, "age_max": 17,
-     "genders": ["f"], "uma": None},
-    {"key": "children_0_6", "label": "Kinder 0–6", "age_min": 0, "age_max": 6,
-     "genders": ["f", "m", "d"], "uma": None},
-]  # fmt: skip
+# The profiles the office watches: one list with the forecast's (copies: settings are JSON
+# an administrator may change per office).
+DEFAULT_PROFILES = [dict(profile) for profile in forecast.PROFILES.values()]
 
 
 @dataclass(frozen=True)
@@ -459,6 +454,18 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+
+
+def office_params(code: str) -> dict[str, Any]:
+    """A rule's office-wide parameters: its defaults, overridden by the office-wide setting
+    (what the overview's early warning shows, so that it cannot drift from the rule's)."""
+    merged = dict(RULES[code].defaults)
+    setting = db.session.scalar(
+        select(AlertSetting).where(AlertSetting.rule == code, AlertSetting.facility_id.is_(None))
+    )
+    if setting is not None:
+        merged.update(setting.params or {})
+    return merged
 
 
 def context(instant: datetime) -> Context:

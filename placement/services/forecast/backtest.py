@@ -9,7 +9,10 @@ Scores per horizon h (days): the mean absolute error of the forecast's median (t
 forecast under absolute error) against the naive forecast "same as at T", and the share of
 actual values inside the 80 % band. Early warning, with the rule of the alerts (expected
 over the limit within ``within_days`` with probability >= ``probability``, for a facility
-not over already): an over-occupancy episode is a run of midnights over the limit; it is
+not over already): an over-occupancy episode is a run of midnights over the limit, as the
+alert engine counts episodes: its flapping grace (``ALERT_FLAP_GRACE_MINUTES``, 30 minutes)
+is far shorter than a day, so a house under its limit at a midnight and over again at the
+next has had two episodes (in the engine: a resolved alert and a new one); it is
 warned ``lead_days`` ahead if the rule fired at a replayed midnight from ``within_days`` to
 ``lead_days`` days before it began. A warning (a run of consecutive midnights the rule
 fired) with no over-occupancy until ``within_days`` after its last day is a false alarm."""
@@ -269,5 +272,10 @@ def report_text(result: BacktestResult) -> str:
         f"({pct(result.warned_share)}) mindestens {result.lead_days} Tage vorher gewarnt; "
         f"{result.warnings} Warnungen, {result.false_alarms} Fehlalarme = "
         f"{result.false_alarms_per_facility_month:.3f} je Einrichtung und Monat."
+    )
+    lines.append(
+        "Episode: aufeinanderfolgende Mitternächte über der Grenze, wie die Alarme sie zählen"
+        " (deren Karenz gegen Flattern ist kürzer als ein Tag: wer eine Mitternacht unter der"
+        " Grenze lag, beginnt danach eine neue Episode)."
     )
     return "\n".join(lines)

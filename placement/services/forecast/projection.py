@@ -41,6 +41,9 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 DEFAULT_WINDOW_WEEKS = 12
 FALLBACK_STAY_DAYS = 30.0  # a kind without any ended stay yet
 USUAL_LEVEL_DAYS = 28  # a house's usual occupancy: the median of these last days
+# A crunch in a facility kind: fewer than this share of its houses have a free place. Then
+# the office has nowhere else to go and full houses take youths (over their limit).
+TIGHT_ROOM_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -145,17 +148,33 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
     recent = snapshot.window_occupied[:, -min(window, USUAL_LEVEL_DAYS) :]
     usual = np.floor(np.median(recent, axis=1)).astype(np.int64) if recent.shape[1] else 0
     level_full = np.where(window_limits >= 0, np.maximum(window_limits, usual[:, None]), -1)
-    free = np.where(level_full >= 0, level_full - snapshot.window_occupied, model.ROOMY)
+    # The room a day's admissions found is the room after the day's departures (the chain
+    # applies them in that order too): a full house that one youth left is refilled at
+    # the rate of a house with a free place, not counted as a full house that took one.
+    stays_now = np.bincount(facilities.index_of(snapshot.stay_facility), minlength=count)
+    occupied = snapshot.window_occupied.astype(np.int64)
+    following = np.concatenate([occupied[:, 1:], stays_now[:, None]], axis=1)
+    departed = np.maximum(occupied + counts.astype(np.int64) - following, 0)
+    free = np.where(level_full >= 0, level_full - occupied + departed, model.ROOMY)
     category = np.clip(free, 0, model.ROOMY)
-    in_category = valid[:, :, None] & (category[:, :, None] == np.arange(model.ROOMY + 1))
+    # Two regimes per kind and day: normal, or a crunch (few of the kind's houses with a
+    # free place): a full house rarely gets a youth while others have room, often in a
+    # crunch. The rates by room are learned per regime (kind x regime x room).
+    limited = valid & (level_full >= 0)
+    with_room = onehot.T @ (limited & (free > 0)).astype(float)
+    houses = onehot.T @ limited.astype(float)
+    tight_days = (houses > 0) & (with_room < TIGHT_ROOM_SHARE * houses)  # (K, window)
+    regime = tight_days[kind_of].astype(np.int64)  # (F, window)
+    cell = regime * model.CATEGORIES + category  # (F, window) in 0 .. 2 CATEGORIES - 1
+    cells = 2 * model.CATEGORIES
+    in_category = valid[:, :, None] & (cell[:, :, None] == np.arange(cells))
     multipliers = model.room_multipliers(
         np.einsum("fk,fdc,fd->kc", onehot, in_category, counts),
         np.einsum("fk,fdc->kc", onehot, in_category),
         params,
-    )
-    ratio = multipliers[kind_of]  # (F, categories)
+    )  # (K, cells)
     days_in = in_category.sum(axis=1) / np.maximum(valid.sum(axis=1), 1)[:, None]
-    mean_multiplier = np.where(valid.any(axis=1), (days_in * ratio).sum(axis=1), 1.0)
+    mean_multiplier = np.where(valid.any(axis=1), (days_in * multipliers[kind_of]).sum(axis=1), 1.0)
     # Only active facilities take admissions from now on.
     level = np.where(facilities.active, rates.level, 0.0)
     level_with_room = level / np.maximum(mean_multiplier, 1e-3)
@@ -164,6 +183,14 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
 
     limits, limit_now = _limits(snapshot, horizon)
     reserved, reserved_now = _reserved(snapshot, horizon)
+    # The regime now (from the stays now), kept over the horizon.
+    level_now = np.maximum(limit_now, usual)
+    limited_now = facilities.active & (limit_now >= 0)
+    room_now = onehot.T @ (limited_now & (level_now - stays_now > 0)).astype(float)
+    houses_now = onehot.T @ limited_now.astype(float)
+    tight_now = (houses_now > 0) & (room_now < TIGHT_ROOM_SHARE * houses_now)  # (K,)
+    by_regime = multipliers.reshape(kinds, 2, model.CATEGORIES)
+    ratio = by_regime[kind_of, tight_now[kind_of].astype(np.int64)]  # (F, categories)
 
     # Current stays: certain ends (planned, 18th birthday where the house ends at 17).
     stay_row = facilities.index_of(snapshot.stay_facility)

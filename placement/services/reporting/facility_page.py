@@ -3,7 +3,8 @@ over-occupancy episodes and, for those who may see persons, the residents (audit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -107,7 +108,18 @@ class ChartForecast:
         day = local(instant).date()
         start, end = berlin_midnight(day), berlin_midnight(day + timedelta(days=1))
         fraction = (instant - start) / (end - start)
-        return cls(day, min(max(fraction, 0.0), 1.0), projection.occupied_now, projection.days)
+        # The drawn band encloses the dashed line: a skewed count's mean can lie just
+        # beyond its 80 % band (e.g. 168.2 over a band of 168 .. 168); the chart then
+        # widens that day's band to the next whole place.
+        days = [
+            replace(
+                d,
+                low=min(d.low, math.floor(d.expected + 1e-9)),
+                high=max(d.high, math.ceil(d.expected - 1e-9)),
+            )
+            for d in projection.days
+        ]
+        return cls(day, min(max(fraction, 0.0), 1.0), projection.occupied_now, days)
 
 
 def facility_page(

@@ -33,6 +33,7 @@ from placement.services import forecast
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.accounts.permissions import Permission
+from placement.services.alerts import rules
 from placement.services.errors import BadInput, Code, NotFound, RuleViolation
 from placement.timeutil import local
 from placement.timeutil import now as utc_now
@@ -195,9 +196,11 @@ class Shortage:
 
 
 def warning_settings() -> tuple[int, float]:
-    """The overview's early warning: within how many days, from which probability."""
-    config = current_app.config
-    return int(config["FORECAST_WARN_DAYS"]), float(config["FORECAST_WARN_P"])
+    """The overview's early warning: within how many days, from which probability. The
+    alert rule ``forecast_over``'s office-wide settings, so that the column and the alerts
+    cannot drift apart (per-facility overrides tune a house's alerts, not the board)."""
+    params = rules.office_params("forecast_over")
+    return int(params["days"]), float(params["probability"])
 
 
 def shortages(

@@ -395,6 +395,7 @@ def _youths_and_stays(
     all_ids = [row["id"] for row in facility_rows]
     all_cumulative = list(_accumulate(row["_weight"] for row in facility_rows))
     kind_of = {row["id"]: row["kind"] for row in facility_rows}
+    weight_of = {row["id"]: row["_weight"] for row in facility_rows}
     age_max_of = {row["id"]: row["age_max"] for row in facility_rows}
     starts_of = {fid: [p.valid_from for p in periods] for fid, periods in limits.items()}
     reasons, reason_weights = zip(*END_REASONS, strict=True)
@@ -461,10 +462,15 @@ def _youths_and_stays(
         if facility_id is None:
             with_room = [f for f in ids if occupied[f] < limit_at(f, start)]
             emergency = [f for f in picks if kind_of[f] in EMERGENCY_KINDS]
-            if with_room and rng.random() < 0.7:
+            # Only a crunch (no fitting house has room, as in a burst) overfills a house:
+            # the office's overflow house for such a youth, the largest-share one of those
+            # that must take everyone (Inobhutnahme, Clearing, shelter). Over-occupancy
+            # builds up there with the pressure instead of being +1 noise everywhere.
+            if with_room:
                 facility_id = rng.choice(with_room)
             else:
-                facility_id = emergency[0] if emergency else picks[0]
+                emergency = [f for f in ids if kind_of[f] in EMERGENCY_KINDS]
+                facility_id = max(emergency, key=weight_of.__getitem__) if emergency else picks[0]
         adult_at = _berlin_midnight(_eighteenth_birthday(youth["birth_date"]))
         if start >= adult_at:
             continue  # of age by now: no longer placed in youth care
@@ -497,19 +503,23 @@ def _youths_and_stays(
         occupied[facility_id] += 1
         if end >= horizon:
             continue  # still running: the youth's chain ends in an open stay
-        heapq.heappush(releases, (end, facility_id))
         row["end_at"] = row["updated_at"] = end
         if comes_of_age:
             row["end_reason"] = EndReason.COMING_OF_AGE
+            heapq.heappush(releases, (end, facility_id))
             continue
         if position + 1 < chain and rng.random() < 0.6:
             row["end_reason"] = EndReason.TRANSFER
+            heapq.heappush(releases, (end, facility_id))
             heapq.heappush(pending, (end, number, position + 1, chain))
             continue
         reason = rng.choices(reasons, reason_weights)[0]
         row["end_reason"] = reason
         if reason == EndReason.ABSCONDED:
             row["place_held_until"] = end + timedelta(days=rng.randint(1, 3))
+        # A held place counts as occupied (as the capacity core counts it): it is free
+        # for the next youth only when the hold ends.
+        heapq.heappush(releases, (row["place_held_until"] or end, facility_id))
         if position + 1 < chain:
             gap = timedelta(days=rng.uniform(14, 400))
             heapq.heappush(
