@@ -1,8 +1,10 @@
 """Reading the audit trail: the audit page's filters and pages, and its CSV export.
 
-Readers need VIEW_AUDIT (department heads, admins). Those who may not see persons
-(department heads) get personal values masked. Every read is itself audited, with the
-filters and the ids of the entries shown."""
+Readers need VIEW_AUDIT (department heads, admins). Personal values (references, file
+numbers, birth dates, free-text reasons) are masked for every reader: the trail says who did
+what to which record by id, and the record itself is open only within the reader's person
+scope (an admin who is not assigned to a facility sees none of its persons here either).
+Every read is itself audited, with the filters and the ids of the entries shown."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 from placement.extensions import db
 from placement.models import AuditEvent, User
 from placement.services.accounts.audit import PERSONAL_KEYS, Actor, instant_text, record
-from placement.services.accounts.permissions import Permission, can, require
+from placement.services.accounts.permissions import Permission, require
 from placement.services.errors import Code, RuleViolation
 
 SYSTEM_ACTORS = ("cli", "system", "scheduler")
@@ -88,10 +90,6 @@ def _require_reader(actor: Actor) -> None:
     require(actor.role, Permission.VIEW_AUDIT)
 
 
-def _sees_persons(actor: Actor) -> bool:
-    return can(actor.role, Permission.VIEW_PERSONS)
-
-
 def _checked(query: AuditQuery) -> None:
     for name in ("user", "action", "object_type"):
         value = getattr(query, name)
@@ -135,7 +133,7 @@ def _mask(values: Any) -> Any:
     }
 
 
-def _shown(row: AuditEvent, persons: bool) -> AuditEntry:
+def _shown(row: AuditEvent) -> AuditEntry:
     return AuditEntry(
         id=row.id,
         seq=row.seq,
@@ -145,9 +143,9 @@ def _shown(row: AuditEvent, persons: bool) -> AuditEntry:
         action=row.action,
         object_type=row.object_type,
         object_id=row.object_id,
-        before=row.before if persons else _mask(row.before),
-        after=row.after if persons else _mask(row.after),
-        reason=row.reason if persons or row.reason is None else MASK,
+        before=_mask(row.before),
+        after=_mask(row.after),
+        reason=None if row.reason is None else MASK,
         erased=bool(row.erased),
     )
 
@@ -173,8 +171,7 @@ def audit_page(
         .offset((number - 1) * size)
         .limit(size)
     ).all()
-    persons = _sees_persons(actor)
-    items = [_shown(row, persons) for row in rows]
+    items = [_shown(row) for row in rows]
     record(
         actor,
         "audit.view",
@@ -200,8 +197,7 @@ def audit_export(actor: Actor, query: AuditQuery) -> list[AuditEntry]:
         .order_by(AuditEvent.seq.desc())
         .limit(EXPORT_MAX_ROWS)
     ).all()
-    persons = _sees_persons(actor)
-    items = [_shown(row, persons) for row in rows]
+    items = [_shown(row) for row in rows]
     record(
         actor,
         "audit.export",
