@@ -38,7 +38,8 @@ def test_every_named_test_exists():
 def _role_table(text: str) -> list[str]:
     start = text.index("| role | persons")
     lines = text[start:].splitlines()
-    return [line for line in lines[: next(i for i, l in enumerate(lines) if not l.startswith("|"))]]
+    end = next(i for i, line in enumerate(lines) if not line.startswith("|"))
+    return lines[:end]
 
 
 def test_readme_role_table_is_the_security_page_s():
