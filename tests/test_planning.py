@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from placement.extensions import db
 from placement.models import AuditEvent, Facility, Plan, PlanStatus, Stay, Youth
 from placement.models.enums import EndReason, Role
-from placement.services.accounts import audit
+from placement.services.accounts import audit, users
 from placement.services.errors import (
     BadInput,
     Code,
@@ -815,7 +815,9 @@ def test_review_groups_moves_by_route_with_occupancy_before_and_after(app, two_r
     ]
     line = review.moves[0]
     youth = db.session.get(Youth, line.youth_id)
-    assert (line.reference, line.gender, line.group) == (youth.reference, youth.gender, None)
+    # Department heads see no persons (#13): age, gender and group, not the reference.
+    assert (line.reference, line.gender, line.group) == ("–", youth.gender, None)
+    assert youth.reference
     assert line.age == 14 and line.distance_km > 0
     changes = {c.facility_id: c for c in review.changes}
     assert set(changes) == {a.id, b.id, c.id}
@@ -837,8 +839,21 @@ def test_review_groups_moves_by_route_with_occupancy_before_and_after(app, two_r
 
 
 def test_review_of_moved_persons_is_audited(app, two_routes):
+    a, b, c, youths = two_routes
     plan = proposed(app)
-    plans.review(HEAD, plan.id)
+    plans.review(HEAD, plan.id)  # shows no references: nothing personal to audit
+    manager = users.create_user(
+        audit.CLI,
+        email="haus-a@example.org",
+        role="facility_manager",
+        password="long enough password",
+        facility_ids=[a.id],
+    )
+    db.session.flush()
+    review = plans.review(
+        audit.Actor("haus-a", user_id=manager.id, role=Role.FACILITY_MANAGER), plan.id
+    )
+    assert {line.reference for line in review.moves} <= {y.reference for y in youths}
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "plan.persons.view")
     ).all()
@@ -846,7 +861,7 @@ def test_review_of_moved_persons_is_audited(app, two_routes):
     assert (events[0].object_type, events[0].object_id, events[0].actor) == (
         "plan",
         plan.id,
-        "chef",
+        "haus-a",
     )
     assert sorted(events[0].after["youths"]) == sorted(
         int(m["youth"]) for m in plan.result["moves"]
