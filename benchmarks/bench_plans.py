@@ -52,7 +52,10 @@ def token_for(app) -> str:
     with app.app_context():
         if not db.session.scalar(select(User).where(User.email == EMAIL)):
             users.create_user(
-                audit.CLI, email=EMAIL, role="department_head", password="benchmark only password, long enough"
+                audit.CLI,
+                email=EMAIL,
+                role="department_head",
+                password="benchmark only password, long enough",
             )
         token = users.issue_token(audit.CLI, EMAIL)
         db.session.commit()
