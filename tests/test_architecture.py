@@ -17,6 +17,7 @@ SERVICE_LAYERS = [
     "facilities",
     "occupancy",
     "accounts",
+    "paging",
     "errors",
 ]
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from placement.extensions import db
 from placement.models import AuditEvent, User
+from placement.services import paging
 from placement.services.accounts.audit import PERSONAL_KEYS, Actor, instant_text, record
 from placement.services.accounts.permissions import Permission, require
 from placement.services.errors import Code, RuleViolation
@@ -64,26 +64,6 @@ class AuditEntry:
     after: Any
     reason: str | None
     erased: bool
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    items: list[AuditEntry]
-    page: int
-    page_size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _require_reader(actor: Actor) -> None:
@@ -152,16 +132,11 @@ def _shown(row: AuditEvent) -> AuditEntry:
 
 def audit_page(
     actor: Actor, query: AuditQuery, page: int | None = None, page_size: int | None = None
-) -> AuditPage:
+) -> paging.Page[AuditEntry]:
     """One page of the audit trail, newest first, filtered (the view itself is audited)."""
     _require_reader(actor)
     _checked(query)
-    size = int(current_app.config["AUDIT_PAGE_SIZE"]) if page_size is None else page_size
-    if not 1 <= size <= 500:
-        raise RuleViolation(Code.OUT_OF_RANGE, "page_size")
-    number = 1 if page is None else page
-    if number < 1:
-        raise RuleViolation(Code.OUT_OF_RANGE, "page")
+    number, size = paging.checked_paging(page, page_size, "AUDIT_PAGE_SIZE", "AUDIT_MAX_PAGE_SIZE")
     conditions = _where(query)
     total = db.session.scalar(select(func.count(AuditEvent.id)).where(*conditions)) or 0
     rows = db.session.scalars(
@@ -183,7 +158,7 @@ def audit_page(
             "entry_ids": [item.id for item in items],
         },
     )
-    return AuditPage(items, number, size, total)
+    return paging.Page(items, number, size, total)
 
 
 def audit_export(actor: Actor, query: AuditQuery) -> list[AuditEntry]:
