@@ -1312,3 +1312,32 @@ def test_unknown_plan(overfull):
         with pytest.raises(NotFound) as raised:
             call(HEAD, 999999)
         assert raised.value.code == Code.UNKNOWN_PLAN
+
+
+def test_anonymous_placements_get_no_distance_and_no_location_unless_assigned(app, two_routes):
+    """A few distances from known houses would locate a protected house (#13)."""
+    a, b, c, youths = two_routes
+    c.anonymous_address = True
+    db.session.commit()
+    plan = proposed(app)
+    review = plans.review(HEAD, plan.id)
+    by_target = {line.to_id: line for line in review.moves}
+    assert by_target[c.id].distance_km is None and by_target[b.id].distance_km > 0
+    shown = plans.plan_document(HEAD, plan.id, "scenario")
+    locations = {int(f["id"]): f["location"] for f in shown["facilities"]}
+    assert locations[c.id] is None and locations[b.id] is not None
+    assert plan.scenario["facilities"]  # the stored copy stays whole for the solver
+    # Assigned to the house: distance and location.
+    manager = users.create_user(
+        audit.CLI,
+        email="haus-c@example.org",
+        role="facility_manager",
+        password="long enough password",
+        facility_ids=[c.id],
+    )
+    db.session.flush()
+    assigned = audit.Actor("haus-c", user_id=manager.id, role=Role.FACILITY_MANAGER)
+    assert {m.to_id: m for m in plans.review(assigned, plan.id).moves}[c.id].distance_km > 0
+    located = plans.plan_document(assigned, plan.id, "scenario")
+    assert {int(f["id"]): f["location"] for f in located["facilities"]}[c.id] is not None
+    assert plans.plan_document(HEAD, plan.id, "plan") == plan.result
