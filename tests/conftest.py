@@ -265,6 +265,7 @@ class Api:
                 )
                 self.tokens[role] = users.issue_token(audit.CLI, email)
                 db.session.commit()
+                assign_every_facility(email)  # from now on the test may choose others
         return self.tokens[role]
 
     def call(self, method, path, role="facility_manager", **kwargs):
