@@ -838,21 +838,24 @@ def test_review_groups_moves_by_route_with_occupancy_before_and_after(app, two_r
     assert review.names == {a.id: "Haus A", b.id: "Haus B", c.id: "Haus C"}
 
 
+def manager_of(facility, label: str) -> audit.Actor:
+    """A facility manager's account assigned to ``facility``, as the acting user."""
+    user = users.create_user(
+        audit.CLI,
+        email=f"{label}@example.org",
+        role="facility_manager",
+        password="long enough password",
+        facility_ids=[facility.id],
+    )
+    db.session.flush()
+    return audit.Actor(label, user_id=user.id, role=Role.FACILITY_MANAGER)
+
+
 def test_review_of_moved_persons_is_audited(app, two_routes):
     a, b, c, youths = two_routes
     plan = proposed(app)
     plans.review(HEAD, plan.id)  # shows no references: nothing personal to audit
-    manager = users.create_user(
-        audit.CLI,
-        email="haus-a@example.org",
-        role="facility_manager",
-        password="long enough password",
-        facility_ids=[a.id],
-    )
-    db.session.flush()
-    review = plans.review(
-        audit.Actor("haus-a", user_id=manager.id, role=Role.FACILITY_MANAGER), plan.id
-    )
+    review = plans.review(manager_of(a, "haus-a"), plan.id)
     assert {line.reference for line in review.moves} <= {y.reference for y in youths}
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "plan.persons.view")
@@ -1328,15 +1331,7 @@ def test_anonymous_placements_get_no_distance_and_no_location_unless_assigned(ap
     assert locations[c.id] is None and locations[b.id] is not None
     assert plan.scenario["facilities"]  # the stored copy stays whole for the solver
     # Assigned to the house: distance and location.
-    manager = users.create_user(
-        audit.CLI,
-        email="haus-c@example.org",
-        role="facility_manager",
-        password="long enough password",
-        facility_ids=[c.id],
-    )
-    db.session.flush()
-    assigned = audit.Actor("haus-c", user_id=manager.id, role=Role.FACILITY_MANAGER)
+    assigned = manager_of(c, "haus-c")
     assert {m.to_id: m for m in plans.review(assigned, plan.id).moves}[c.id].distance_km > 0
     located = plans.plan_document(assigned, plan.id, "scenario")
     assert {int(f["id"]): f["location"] for f in located["facilities"]}[c.id] is not None
