@@ -35,7 +35,7 @@ from placement.services.seed import synthetic  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 EMAIL = "bench@example.org"
-PASSWORD = "benchmark-password"
+PASSWORD = "benchmark only password, long enough"
 
 
 def build_app(args):
@@ -45,7 +45,7 @@ def build_app(args):
     app = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}",
-            "SECRET_KEY": "benchmark-only-secret",
+            "SECRET_KEY": "benchmark-only-secret-of-at-least-32-bytes",
             "WTF_CSRF_ENABLED": False,
             "TESTING": False,
         }

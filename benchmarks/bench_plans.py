@@ -41,7 +41,7 @@ def make_app(uri: str):
     return create_app(
         {
             "SQLALCHEMY_DATABASE_URI": uri,
-            "SECRET_KEY": "benchmark-only-secret",
+            "SECRET_KEY": "benchmark-only-secret-of-at-least-32-bytes",
             "TESTING": False,
             "PLAN_WORKER_THREAD": False,  # started below, explicitly
         }
@@ -52,7 +52,10 @@ def token_for(app) -> str:
     with app.app_context():
         if not db.session.scalar(select(User).where(User.email == EMAIL)):
             users.create_user(
-                audit.CLI, email=EMAIL, role="department_head", password="benchmark-password"
+                audit.CLI,
+                email=EMAIL,
+                role="department_head",
+                password="benchmark only password, long enough",
             )
         token = users.issue_token(audit.CLI, EMAIL)
         db.session.commit()

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from flask_migrate import upgrade
 
 from placement import create_app
@@ -187,12 +188,49 @@ def make_stay(ctx):
 PASSWORD = "correct horse battery"
 
 
-def sign_in(app, client, role="department_head", email="chef@example.org"):
-    """Log ``client`` in as a user of ``role`` (created on first use)."""
+# Facility managers and admins see persons only of the facilities assigned to them (#13).
+# The test accounts of ``login`` and ``api`` are assigned every facility there is whenever
+# they act, so that the other tests test other things, until a test sets an account's
+# facilities itself; scope is tested with accounts of their own in tests/test_scope.py and
+# tests/test_access_walk.py.
+ASSIGNED_ROLES = ("facility_manager", "admin")
+
+
+def assign_every_facility(email: str) -> None:
+    """Give the account every facility, unless the test chose its facilities (inside an app
+    context; commits)."""
+    if not current_app.config.get("TESTS_ASSIGN_EVERY_FACILITY", True):
+        return
+    user = db.session.scalar(sa.select(User).filter_by(email=email))
+    if user is None or user.role.value not in ASSIGNED_ROLES:
+        return
+    granted = current_app.extensions.setdefault("tests.granted_facilities", {})
+    current = sorted(f.id for f in user.facilities)
+    if email in granted and granted[email] != current:
+        return  # the test assigned facilities itself
+    every = db.session.scalars(sa.select(Facility).order_by(Facility.id)).all()
+    granted[email] = [f.id for f in every]
+    if current != granted[email]:
+        user.facilities = list(every)
+        db.session.commit()
+
+
+@pytest.fixture
+def scoped_accounts(app):
+    """The test accounts keep the facilities a test gives them (none at first): for tests
+    of the scope rules themselves (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    app.config["TESTS_ASSIGN_EVERY_FACILITY"] = False
+
+
+def sign_in(app, client, role="department_head", email="chef@example.org", every_facility=True):
+    """Log ``client`` in as a user of ``role`` (created on first use; facility managers and
+    admins are assigned every facility unless ``every_facility`` is False)."""
     with app.app_context():
         if not db.session.scalar(sa.select(User).filter_by(email=email)):
             users.create_user(audit.CLI, email=email, role=role, password=PASSWORD)
             db.session.commit()
+        if every_facility:
+            assign_every_facility(email)
     return client.post("/auth/login", data={"email": email, "password": PASSWORD})
 
 
@@ -200,8 +238,8 @@ def sign_in(app, client, role="department_head", email="chef@example.org"):
 def login(app, client):
     """``login(role=..., email=...)`` logs the test client in as a user of that role."""
 
-    def log_in(role="department_head", email="chef@example.org"):
-        return sign_in(app, client, role=role, email=email)
+    def log_in(role="department_head", email="chef@example.org", every_facility=True):
+        return sign_in(app, client, role=role, email=email, every_facility=every_facility)
 
     return log_in
 
@@ -227,10 +265,13 @@ class Api:
                 )
                 self.tokens[role] = users.issue_token(audit.CLI, email)
                 db.session.commit()
+                assign_every_facility(email)  # from now on the test may choose others
         return self.tokens[role]
 
     def call(self, method, path, role="facility_manager", **kwargs):
         headers = {"Authorization": f"Bearer {self.token_for(role)}", **kwargs.pop("headers", {})}
+        with self.app.app_context():
+            assign_every_facility(f"{role}@example.org")
         response = self.client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
         self.checker.check(response)
         return response

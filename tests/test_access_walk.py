@@ -168,6 +168,8 @@ EXPECTED: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     "audit.index": frozenset({HEAD, ADMIN, ADMIN_IN}),  # VIEW_AUDIT
     "admin.users": ADMINS,
     "admin.edit_user": ADMINS,
+    "admin.end_sessions": ADMINS,
+    "admin.unlock": ADMINS,
 }
 
 # Path arguments whose object is not seeded: an allowed caller gets 404 there too.

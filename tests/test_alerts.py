@@ -887,6 +887,7 @@ def test_schedule_has_no_job_between_two_and_three_oclock(scheduled_jobs):
         "land-report",
         "land-report-deadline",
         "heartbeat",
+        "retention",
     }
     # A normal Monday, the night the clocks go forward (31.03.2024) and back (27.10.2024).
     days = [date(2024, 3, 4), date(2024, 3, 31), date(2024, 10, 27)]

@@ -18,6 +18,9 @@ from placement.services.reporting import directory
 from placement.timeutil import now as utc_now
 from tests.conftest import create_facility, sign_in
 
+# The scope rules themselves: test accounts get only the facilities given to them.
+pytestmark = pytest.mark.usefixtures("scoped_accounts")
+
 SHELTER = (51.3127, 12.3900)  # Zuflucht, the protected girls' shelter
 
 # Search points all over the city, and right at (and 50 m beside) the shelter.

@@ -18,6 +18,7 @@ SERVICE_LAYERS = [
     "facilities",
     "occupancy",
     "accounts",
+    "paging",
     "errors",
 ]
 

@@ -27,8 +27,8 @@ def audit_actions():
     return db.session.scalars(db.select(AuditEvent.action)).all()
 
 
-def test_residents_at_stichtag_for_on_call_staff_and_view_is_audited(app, client, scenario, login):
-    login(role="on_call", email="dienst@example.org")
+def test_residents_at_stichtag_for_the_manager_and_view_is_audited(app, client, scenario, login):
+    login(role="facility_manager", email="haus@example.org")
     html = client.get(f"/facilities/{scenario.a_id}?at=2024-03-01T13:00").get_data(as_text=True)
     refs = scenario.refs
     # y3 starts exactly at S (listed), y2 ends exactly at S (not listed).
@@ -45,6 +45,16 @@ def test_residents_at_stichtag_for_on_call_staff_and_view_is_audited(app, client
     assert events[0].after["residents"] == 4
 
 
+def test_on_call_staff_see_the_residents_whose_stay_is_still_open(app, client, scenario, login):
+    # Need to know (#13): at night they must find a youth, not read the house's history.
+    login(role="on_call", email="dienst@example.org")
+    html = client.get(f"/facilities/{scenario.a_id}?at=2024-03-01T13:00").get_data(as_text=True)
+    refs = scenario.refs
+    for name in ("y1", "y3", "y5"):
+        assert refs[name] in html
+    assert refs["y4"] not in html and refs["y2"] not in html  # ended since
+
+
 def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(
     app, client, scenario, login
 ):
@@ -59,7 +69,7 @@ def test_department_head_sees_counts_but_no_residents_and_no_hidden_address(
 
 def test_only_those_assigned_see_the_anonymous_address(app, client, scenario, login):
     # More in tests/test_anonymous_places.py.
-    login(role="facility_manager", email="leitung@example.org")
+    login(role="facility_manager", email="leitung@example.org", every_facility=False)
     html = client.get(f"/facilities/{scenario.c_id}").get_data(as_text=True)
     assert "Geheimweg 1" not in html and 'id="address-hidden"' in html
     with app.app_context():

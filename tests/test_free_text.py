@@ -12,6 +12,9 @@ from placement.services.accounts import audit, permissions
 from placement.services.intake import reservations
 from tests.conftest import create_facility, sign_in
 
+# The scope rules themselves: test accounts get only the facilities given to them.
+pytestmark = pytest.mark.usefixtures("scoped_accounts")
+
 NOTE = "Polizei bringt, ca. 23 Uhr"
 
 

@@ -26,6 +26,9 @@ from tests.conftest import create_facility, create_youth, sign_in
 
 ON_CALL = audit.Actor("on_call@example.org", user_id=None, role=Role.ON_CALL)
 HEAD = audit.Actor("chef@example.org", user_id=None, role=Role.DEPARTMENT_HEAD)
+# Sees every stay, also ended ones and youths without stays (a system process); on-call
+# staff see open stays only (#13, tests/test_scope.py).
+OFFICE = audit.Actor("amt@example.org", user_id=None, role=None)
 
 
 def born(age: int, days_after_birthday: int = 30) -> date:
@@ -84,9 +87,12 @@ def refs(page) -> list[str]:
 # --- scope ------------------------------------------------------------------------------------
 
 
-def test_scope_is_the_whole_office_for_roles_that_see_persons(ctx):
+def test_without_assigned_facilities_only_on_call_staff_see_anyone(ctx):
     for role in (Role.ON_CALL, Role.FACILITY_MANAGER, Role.ADMIN):
-        assert scope.visible_facility_ids(audit.Actor("x", role=role)) is None
+        assert scope.visible_facility_ids(audit.Actor("x", role=role)) == frozenset()
+    assert scope.person_scope(audit.Actor("x", role=Role.ON_CALL)).open_anywhere
+    assert not scope.person_scope(audit.Actor("x", role=Role.ADMIN)).open_anywhere
+    assert scope.visible_facility_ids(OFFICE) is None
     with pytest.raises(Forbidden):
         scope.visible_facility_ids(HEAD)
 
@@ -117,14 +123,14 @@ def test_search_treats_wildcards_literally(people):
 
 
 def test_search_hits_say_where_the_youth_is(people):
-    hits = {h.youth.reference: h for h in search.search_youths(ON_CALL, "G-", utc_now()).items}
+    hits = {h.youth.reference: h for h in search.search_youths(OFFICE, "G-", utc_now()).items}
     assert hits["G-1"].status == "absconded" and hits["G-1"].stay.id == people["stays"]["gone"].id
     assert hits["G-2"].status == "ended"
-    placed = search.search_youths(ON_CALL, "AB-1", utc_now()).items[0]
+    placed = search.search_youths(OFFICE, "AB-1", utc_now()).items[0]
     assert placed.status == "placed" and placed.stay.facility.name == "Haus Amsel"
     assert placed.age == 15
     create_youth(reference="NEU-1")
-    assert search.search_youths(ON_CALL, "NEU-1", utc_now()).items[0].status == "none"
+    assert search.search_youths(OFFICE, "NEU-1", utc_now()).items[0].status == "none"
 
 
 @pytest.mark.parametrize(
@@ -142,28 +148,35 @@ def test_search_bad_query(people, query, error, code):
     assert raised.value.code == code and raised.value.field == "q"
 
 
-def test_search_needs_person_access_and_is_audited_without_results(people):
+def test_search_needs_person_access_and_is_audited_with_ids_not_data(people):
     with pytest.raises(Forbidden):
         search.search_youths(HEAD, "AB", utc_now())
     assert not db.session.scalar(sa.select(AuditEvent).filter_by(action="youths.search"))
     search.search_youths(ON_CALL, "AB", utc_now())
     event = db.session.scalar(sa.select(AuditEvent).filter_by(action="youths.search"))
     assert event.actor == "on_call@example.org"
-    assert event.after == {"query": "AB", "page": 1, "page_size": 50, "total": 3}
+    y = people["youths"]
+    assert event.after == {
+        "query": "AB",
+        "page": 1,
+        "page_size": 50,
+        "total": 3,
+        "youth_ids": [y["ab"].id, y["x"].id, y["ab10"].id],  # the records shown, by id
+    }
     assert "AB-1" not in str(event.before) and "ab-10" not in str(event.after)
 
 
 def test_search_pages(people, app):
     for n in range(5):
         create_youth(reference=f"SEITE-{n}")
-    first = search.search_youths(ON_CALL, "seite", utc_now(), page_size=2)
-    third = search.search_youths(ON_CALL, "seite", utc_now(), page=3, page_size=2)
+    first = search.search_youths(OFFICE, "seite", utc_now(), page_size=2)
+    third = search.search_youths(OFFICE, "seite", utc_now(), page=3, page_size=2)
     assert [h.youth.reference for h in first.items] == ["SEITE-0", "SEITE-1"]
     assert [h.youth.reference for h in third.items] == ["SEITE-4"]
     assert (first.total, first.pages, first.has_next, third.has_next) == (5, 3, True, False)
     for page, size, field in ((0, 2, "page"), (1, 0, "page_size"), (1, 201, "page_size")):
         with pytest.raises(RuleViolation) as raised:
-            search.search_youths(ON_CALL, "seite", utc_now(), page=page, page_size=size)
+            search.search_youths(OFFICE, "seite", utc_now(), page=page, page_size=size)
         assert raised.value.field == field and raised.value.code == Code.OUT_OF_RANGE
 
 
@@ -274,8 +287,10 @@ def test_absconded_youth_admitted_again_is_no_longer_listed_as_absconded(people)
 
 
 def test_ended_and_all_lists(people):
-    assert refs(lists.list_stays(ON_CALL, utc_now(), status="ended")) == ["G-2", "G-1"]
-    assert len(lists.list_stays(ON_CALL, utc_now(), status="all").items) == 7
+    assert refs(lists.list_stays(OFFICE, utc_now(), status="ended")) == ["G-2", "G-1"]
+    assert len(lists.list_stays(OFFICE, utc_now(), status="all").items) == 7
+    # On-call staff: the open stays and the place held after an absconding, not the rest.
+    assert refs(lists.list_stays(ON_CALL, utc_now(), status="ended")) == ["G-1"]
 
 
 @pytest.mark.parametrize(
@@ -302,7 +317,7 @@ def test_list_bad_input_names_the_field(people, kwargs, field, code):
     assert (raised.value.field, raised.value.code) == (field, code)
 
 
-def test_lists_need_person_access_and_are_audited_with_filters_only(people):
+def test_lists_need_person_access_and_are_audited_with_filters_and_ids(people):
     with pytest.raises(Forbidden):
         lists.list_stays(HEAD, utc_now())
     lists.list_stays(
@@ -319,6 +334,8 @@ def test_lists_need_person_access_and_are_audited_with_filters_only(people):
         "sort": "facility",
         "page": 1,
         "total": 1,
+        "stay_ids": [people["stays"]["ab"].id],  # the records shown, by id
+        "youth_ids": [people["youths"]["ab"].id],
     }
 
 

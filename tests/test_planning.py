@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from placement.extensions import db
 from placement.models import AuditEvent, Facility, Plan, PlanStatus, Stay, Youth
 from placement.models.enums import EndReason, Role
-from placement.services.accounts import audit
+from placement.services.accounts import audit, users
 from placement.services.errors import (
     BadInput,
     Code,
@@ -815,7 +815,9 @@ def test_review_groups_moves_by_route_with_occupancy_before_and_after(app, two_r
     ]
     line = review.moves[0]
     youth = db.session.get(Youth, line.youth_id)
-    assert (line.reference, line.gender, line.group) == (youth.reference, youth.gender, None)
+    # Department heads see no persons (#13): age, gender and group, not the reference.
+    assert (line.reference, line.gender, line.group) == ("–", youth.gender, None)
+    assert youth.reference
     assert line.age == 14 and line.distance_km > 0
     changes = {c.facility_id: c for c in review.changes}
     assert set(changes) == {a.id, b.id, c.id}
@@ -836,9 +838,25 @@ def test_review_groups_moves_by_route_with_occupancy_before_and_after(app, two_r
     assert review.names == {a.id: "Haus A", b.id: "Haus B", c.id: "Haus C"}
 
 
+def manager_of(facility, label: str) -> audit.Actor:
+    """A facility manager's account assigned to ``facility``, as the acting user."""
+    user = users.create_user(
+        audit.CLI,
+        email=f"{label}@example.org",
+        role="facility_manager",
+        password="long enough password",
+        facility_ids=[facility.id],
+    )
+    db.session.flush()
+    return audit.Actor(label, user_id=user.id, role=Role.FACILITY_MANAGER)
+
+
 def test_review_of_moved_persons_is_audited(app, two_routes):
+    a, b, c, youths = two_routes
     plan = proposed(app)
-    plans.review(HEAD, plan.id)
+    plans.review(HEAD, plan.id)  # shows no references: nothing personal to audit
+    review = plans.review(manager_of(a, "haus-a"), plan.id)
+    assert {line.reference for line in review.moves} <= {y.reference for y in youths}
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "plan.persons.view")
     ).all()
@@ -846,7 +864,7 @@ def test_review_of_moved_persons_is_audited(app, two_routes):
     assert (events[0].object_type, events[0].object_id, events[0].actor) == (
         "plan",
         plan.id,
-        "chef",
+        "haus-a",
     )
     assert sorted(events[0].after["youths"]) == sorted(
         int(m["youth"]) for m in plan.result["moves"]
@@ -1297,3 +1315,24 @@ def test_unknown_plan(overfull):
         with pytest.raises(NotFound) as raised:
             call(HEAD, 999999)
         assert raised.value.code == Code.UNKNOWN_PLAN
+
+
+def test_anonymous_placements_get_no_distance_and_no_location_unless_assigned(app, two_routes):
+    """A few distances from known houses would locate a protected house (#13)."""
+    a, b, c, youths = two_routes
+    c.anonymous_address = True
+    db.session.commit()
+    plan = proposed(app)
+    review = plans.review(HEAD, plan.id)
+    by_target = {line.to_id: line for line in review.moves}
+    assert by_target[c.id].distance_km is None and by_target[b.id].distance_km > 0
+    shown = plans.plan_document(HEAD, plan.id, "scenario")
+    locations = {int(f["id"]): f["location"] for f in shown["facilities"]}
+    assert locations[c.id] is None and locations[b.id] is not None
+    assert plan.scenario["facilities"]  # the stored copy stays whole for the solver
+    # Assigned to the house: distance and location.
+    assigned = manager_of(c, "haus-c")
+    assert {m.to_id: m for m in plans.review(assigned, plan.id).moves}[c.id].distance_km > 0
+    located = plans.plan_document(assigned, plan.id, "scenario")
+    assert {int(f["id"]): f["location"] for f in located["facilities"]}[c.id] is not None
+    assert plans.plan_document(HEAD, plan.id, "plan") == plan.result

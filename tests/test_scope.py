@@ -5,15 +5,17 @@ outside the scope answer 404; the account administration page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from placement.extensions import db
-from placement.models import AuditEvent, Stay, User
+from placement.models import AuditEvent, Facility, Stay, User
 from placement.services.accounts import account_admin, audit, permissions, users
 from placement.services.errors import Code, Forbidden, NotFound, RuleViolation
 from placement.services.intake import stays
-from placement.services.people import lists, scope, search
+from placement.services.people import lists, scope, search, stay_page
 from placement.services.planning import plans
 from placement.services.planning.scenario import PlanParameters
 from placement.timeutil import now as utc_now
@@ -409,3 +411,80 @@ def test_account_service_rules(app, world):
         )
         db.session.commit()
         assert stays.stay_record(admin, world["open_b"]).stay.id == world["open_b"]
+
+
+def test_deactivating_on_the_admin_page_ends_the_sessions(app, world):
+    victim = client_of(app, "manager_b")
+    assert victim.get("/").status_code == 200
+    admin = client_of(app, "admin")
+    target = world["users"]["manager_b"]
+    response = admin.post(
+        f"/admin/users/{target}", data={"role": "facility_manager", "facility_ids": []}
+    )
+    assert response.status_code == 302
+    # The browser that was signed in is sent to the login page on its next request.
+    assert victim.get("/").status_code == 302
+
+
+def test_admin_ends_all_sessions_and_lifts_a_lock_on_the_page(app, world):
+    victim = client_of(app, "manager_b")
+    target = world["users"]["manager_b"]
+    admin = client_of(app, "admin")
+    page = admin.get(f"/admin/users/{target}").get_data(as_text=True)
+    assert "Alle Sitzungen beenden" in page and "Nicht gesperrt" in page
+    response = admin.post(f"/admin/users/{target}/end-sessions")
+    assert response.status_code == 302
+    assert victim.get("/").status_code == 302
+    with app.app_context():  # twenty failed sign-ins, each after its delay, lock the account
+        start = utc_now() - timedelta(hours=12)
+        for n in range(20):
+            users.sign_in(
+                "manager_b@example.org",
+                "wrong" * 3,
+                f"10.1.0.{n}",
+                start + timedelta(minutes=16 * n),
+            )
+        db.session.commit()
+    page = admin.get(f"/admin/users/{target}").get_data(as_text=True)
+    assert "gesperrt." in page and "Sperre aufheben" in page
+    assert admin.post(f"/admin/users/{target}/unlock").status_code == 302
+    assert "Nicht gesperrt" in admin.get(f"/admin/users/{target}").get_data(as_text=True)
+    with app.app_context():
+        actions = db.session.scalars(
+            sa.select(AuditEvent.action).where(
+                AuditEvent.object_id == target, AuditEvent.action.like("user.%")
+            )
+        ).all()
+    assert "user.end_sessions" in actions and "user.unlock" in actions
+    # Only admins.
+    head = client_of(app, "head")
+    assert head.post(f"/admin/users/{target}/end-sessions").status_code == 403
+    assert head.post(f"/admin/users/{target}/unlock").status_code == 403
+    assert admin.post("/admin/users/987654/end-sessions").status_code == 404
+
+
+def test_the_stay_page_shows_the_history_only_within_the_scope(app, world):
+    """A youth moved from house A to house B: the manager of B sees the stay in B and its
+    history, not the earlier stay in A or what was recorded there."""
+    with app.app_context():
+        stays.correct_stay(
+            audit.CLI, world["gone_a"], reason="Grund nur für Haus A", end_reason="hospital"
+        )
+        gone = db.session.get(Stay, world["gone_a"])
+        youth_id = gone.youth_id
+        later = create_stay(gone.youth, db.session.get(Facility, world["b"]), "2024-03-01 10:00")
+        db.session.commit()
+        later_id = later.id
+        manager_b = actor_of(world, "manager_b")
+        record = stays.stay_record(manager_b, later_id)
+        assert [s.id for s in record.history] == [later_id]
+        page = stay_page.stay_page(manager_b, later_id, utc_now())
+        assert all(entry.stay_id == later_id for entry in page.history)
+        # Someone who sees both houses sees both stays.
+        admin_all = stays.stay_record(audit.CLI, later_id)
+        assert {s.id for s in admin_all.history} == {world["gone_a"], later_id}
+        assert youth_id == record.youth.id
+    html = client_of(app, "manager_b").get(f"/stays/{later_id}").get_data(as_text=True)
+    assert "Grund nur für Haus A" not in html
+    html = client_of(app, "manager_a").get(f"/stays/{world['gone_a']}").get_data(as_text=True)
+    assert "Grund nur für Haus A" in html

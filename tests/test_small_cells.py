@@ -21,6 +21,9 @@ from placement.services.reporting import downloads, land, reports
 from placement.services.reporting.reports import Suppressed, protect
 from tests.conftest import at, create_facility, create_stay, create_youth, sign_in
 
+# The scope rules themselves: test accounts get only the facilities given to them.
+pytestmark = pytest.mark.usefixtures("scoped_accounts")
+
 STICHTAG = at("2024-03-01 12:00")  # 13:00 in Berlin
 AGE_15, AGE_13, AGE_16 = date(2008, 6, 1), date(2010, 6, 1), date(2007, 6, 1)
 

@@ -280,7 +280,11 @@ def test_recorder_can_undo_a_discharge_within_the_window(app, world):
 def test_undo_is_refused_to_others_after_the_window_and_after_a_later_stay(app, world):
     client = client_as(app, "on_call")
     _discharged(app, client, world["stay"])
-    other = client_as(app, "on_call", "kollegin@example.org")
+    # A colleague on call no longer sees the ended stay at all (need to know, #13) ...
+    colleague = client_as(app, "on_call", "kollegin@example.org")
+    assert colleague.post(f"/stays/{world['stay']}/undo-discharge").status_code == 404
+    # ... the house's manager sees it, but may not undo what someone else recorded.
+    other = client_as(app, "facility_manager", "leitung@example.org")
     page = html_of(other.get(f"/stays/{world['stay']}"))
     assert 'id="undo-discharge"' not in page
     refused = other.post(f"/stays/{world['stay']}/undo-discharge")
@@ -478,8 +482,8 @@ def test_history_of_an_admission_names_facility_basis_and_override(app, world):
 
 
 def test_history_of_stays_without_audit_rows_comes_from_the_stays(app, world):
-    with app.app_context():
-        db.session.execute(sa.delete(AuditEvent))
+    with app.app_context():  # a database from before the audit trail (the app cannot delete)
+        db.session.execute(sa.text("DELETE FROM audit_event"))
         db.session.commit()
     html = html_of(client_as(app, "facility_manager").get(f"/stays/{world['brother_stay']}"))
     history = re.search(r'id="history">(.*?)</ol>', html, re.S).group(1)
@@ -491,7 +495,7 @@ def test_history_of_stays_without_audit_rows_comes_from_the_stays(app, world):
 
 
 def test_stay_page_lists_the_other_siblings_with_facility_and_link(app, world):
-    html = html_of(client_as(app, "on_call").get(f"/stays/{world['stay']}"))
+    html = html_of(client_as(app, "facility_manager").get(f"/stays/{world['stay']}"))
     siblings = re.search(r'<ul id="siblings">(.*?)</ul>', html, re.S).group(1)
     assert "K-100" not in siblings and "K-999" not in siblings
     assert f'href="/stays/{world["sister_stay"]}">K-101</a>' in siblings
@@ -499,6 +503,10 @@ def test_stay_page_lists_the_other_siblings_with_facility_and_link(app, world):
     assert f'href="/stays/{world["brother_stay"]}">K-102</a>' in siblings
     assert "nicht untergebracht (zuletzt Haus Amsel bis 20.02.2024 11:00)" in siblings
     assert siblings.index("K-101") < siblings.index("K-102")
+    # On-call staff see the siblings with an open stay, not the one who left (#13).
+    html = html_of(client_as(app, "on_call").get(f"/stays/{world['stay']}"))
+    siblings = re.search(r'<ul id="siblings">(.*?)</ul>', html, re.S).group(1)
+    assert "K-101" in siblings and "K-102" not in siblings
 
 
 def test_stay_page_without_sibling_group_has_no_sibling_section(app, world):

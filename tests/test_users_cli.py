@@ -41,7 +41,7 @@ def test_create_user_errors(runner):
     short = runner.invoke(
         args=["users", "create", "b@example.org", "--role", "admin", "--password", "kurz"]
     )
-    assert short.exit_code == 1 and "mindestens 10 Zeichen" in short.output
+    assert short.exit_code == 1 and "mindestens 12 Zeichen" in short.output
     bad_role = runner.invoke(
         args=["users", "create", "c@example.org", "--role", "boss", "--password", "lang-genug-1"]
     )

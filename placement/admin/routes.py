@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from placement.admin.forms import AccountForm
 from placement.extensions import db
-from placement.services.accounts import account_admin
+from placement.services.accounts import account_admin, users
 from placement.services.errors import PlacementError
 from placement.views import actor, show_error
 
@@ -52,4 +52,33 @@ def edit_user(user_id: int):
         except PlacementError as error:
             show_error(form, error)
     status = 422 if form.errors else 200
-    return render_template("admin/edit_user.html", form=form, user=user), status
+    return _edit_page(form, user), status
+
+
+def _edit_page(form: AccountForm, user):
+    return render_template(
+        "admin/edit_user.html", form=form, user=user, locked=users.is_locked(user)
+    )
+
+
+@bp.post("/admin/users/<int:user_id>/end-sessions", endpoint="end_sessions")
+@login_required
+def end_sessions(user_id: int):
+    """End every session and remember-me cookie of an account at once (audited)."""
+    ended = users.end_sessions(actor(), user_id)
+    db.session.commit()
+    flash(_("%(count)s Sitzung(en) beendet.", count=ended), "success")
+    return redirect(url_for("admin.edit_user", user_id=user_id))
+
+
+@bp.post("/admin/users/<int:user_id>/unlock", endpoint="unlock")
+@login_required
+def unlock(user_id: int):
+    """Lift the lock that failed sign-ins put on an account (audited)."""
+    lifted = users.unlock(actor(), user_id)
+    db.session.commit()
+    if lifted:
+        flash(_("Sperre aufgehoben."), "success")
+    else:
+        flash(_("Das Konto war nicht gesperrt."), "info")
+    return redirect(url_for("admin.edit_user", user_id=user_id))

@@ -11,8 +11,8 @@ from placement.api import schemas
 from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
 from placement.extensions import db
 from placement.services.accounts.permissions import Permission
+from placement.services.paging import Page
 from placement.services.people import lists, search
-from placement.services.people.paging import Page
 from placement.timeutil import now as utc_now
 
 PAGINATION_HEADER = {

@@ -55,7 +55,7 @@ def get_plan(plan_id: int):
 @errors(403, 404)
 def get_scenario(plan_id: int):
     """The placement-scenario/1 document the plan was computed from (ids: database ids)."""
-    return plans.get_plan(actor(), plan_id).scenario
+    return plans.plan_document(actor(), plan_id, "scenario")
 
 
 @bp.post("/plans/<int:plan_id>/execute")

@@ -1035,7 +1035,14 @@ ScenarioOut = Schema.from_dict(
         "as_of": fields.String(required=True),
         "max_moves": fields.Integer(required=True, allow_none=True),
         "max_move_km": fields.Float(required=True, allow_none=True),
-        "facilities": fields.List(fields.Dict(), required=True),
+        "facilities": fields.List(
+            fields.Dict(),
+            required=True,
+            metadata={
+                "description": "location is null for an anonymous placement the caller "
+                "is not assigned to"
+            },
+        ),
         "youths": fields.List(fields.Dict(), required=True),
     },
     name="Scenario",

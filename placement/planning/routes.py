@@ -130,13 +130,12 @@ def print_view(plan_id: int):
 def download(plan_id: int, document: str):
     """The scenario the plan was computed from, or the solver's plan, as JSON files: with
     both, ``python -m solver validate SCENARIO PLAN`` re-checks the plan."""
-    plan = plans.get_plan(actor(), plan_id)
+    body = plans.plan_document(actor(), plan_id, document)
     db.session.commit()
-    body = plan.scenario if document == "scenario" else (plan.result or {})
     return Response(
         json.dumps(body, ensure_ascii=False, indent=1),
         mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="plan-{plan.id}-{document}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="plan-{plan_id}-{document}.json"'},
     )
 
 

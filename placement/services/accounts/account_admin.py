@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from placement.extensions import db
 from placement.models import Facility, User
 from placement.models.enums import Role
-from placement.services.accounts import audit, permissions
+from placement.services.accounts import audit, permissions, sessions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, NotFound, RuleViolation
 
@@ -80,6 +80,8 @@ def update_account(
     }
     if before == after:
         raise RuleViolation(Code.NOTHING_CHANGED)
+    if user.active and not active:
+        sessions.end_all(user)  # a deactivated account is signed out everywhere at once
     user.role = new_role
     user.active = active
     user.facilities = facilities

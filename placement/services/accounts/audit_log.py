@@ -1,8 +1,10 @@
 """Reading the audit trail: the audit page's filters and pages, and its CSV export.
 
-Readers need VIEW_AUDIT (department heads, admins). Those who may not see persons
-(department heads) get personal values masked. Every read is itself audited, with the
-filters and the ids of the entries shown."""
+Readers need VIEW_AUDIT (department heads, admins). Personal values (references, file
+numbers, birth dates, free-text reasons) are masked for every reader: the trail says who did
+what to which record by id, and the record itself is open only within the reader's person
+scope (an admin who is not assigned to a facility sees none of its persons here either).
+Every read is itself audited, with the filters and the ids of the entries shown."""
 
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from placement.extensions import db
 from placement.models import AuditEvent, User
+from placement.services import paging
 from placement.services.accounts.audit import PERSONAL_KEYS, Actor, instant_text, record
-from placement.services.accounts.permissions import Permission, can, require
+from placement.services.accounts.permissions import Permission, require
 from placement.services.errors import Code, RuleViolation
 
 SYSTEM_ACTORS = ("cli", "system", "scheduler")
@@ -64,32 +66,8 @@ class AuditEntry:
     erased: bool
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    items: list[AuditEntry]
-    page: int
-    page_size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def _require_reader(actor: Actor) -> None:
     require(actor.role, Permission.VIEW_AUDIT)
-
-
-def _sees_persons(actor: Actor) -> bool:
-    return can(actor.role, Permission.VIEW_PERSONS)
 
 
 def _checked(query: AuditQuery) -> None:
@@ -135,7 +113,7 @@ def _mask(values: Any) -> Any:
     }
 
 
-def _shown(row: AuditEvent, persons: bool) -> AuditEntry:
+def _shown(row: AuditEvent) -> AuditEntry:
     return AuditEntry(
         id=row.id,
         seq=row.seq,
@@ -145,25 +123,20 @@ def _shown(row: AuditEvent, persons: bool) -> AuditEntry:
         action=row.action,
         object_type=row.object_type,
         object_id=row.object_id,
-        before=row.before if persons else _mask(row.before),
-        after=row.after if persons else _mask(row.after),
-        reason=row.reason if persons or row.reason is None else MASK,
+        before=_mask(row.before),
+        after=_mask(row.after),
+        reason=None if row.reason is None else MASK,
         erased=bool(row.erased),
     )
 
 
 def audit_page(
     actor: Actor, query: AuditQuery, page: int | None = None, page_size: int | None = None
-) -> AuditPage:
+) -> paging.Page[AuditEntry]:
     """One page of the audit trail, newest first, filtered (the view itself is audited)."""
     _require_reader(actor)
     _checked(query)
-    size = int(current_app.config["AUDIT_PAGE_SIZE"]) if page_size is None else page_size
-    if not 1 <= size <= 500:
-        raise RuleViolation(Code.OUT_OF_RANGE, "page_size")
-    number = 1 if page is None else page
-    if number < 1:
-        raise RuleViolation(Code.OUT_OF_RANGE, "page")
+    number, size = paging.checked_paging(page, page_size, "AUDIT_PAGE_SIZE", "AUDIT_MAX_PAGE_SIZE")
     conditions = _where(query)
     total = db.session.scalar(select(func.count(AuditEvent.id)).where(*conditions)) or 0
     rows = db.session.scalars(
@@ -173,8 +146,7 @@ def audit_page(
         .offset((number - 1) * size)
         .limit(size)
     ).all()
-    persons = _sees_persons(actor)
-    items = [_shown(row, persons) for row in rows]
+    items = [_shown(row) for row in rows]
     record(
         actor,
         "audit.view",
@@ -186,7 +158,7 @@ def audit_page(
             "entry_ids": [item.id for item in items],
         },
     )
-    return AuditPage(items, number, size, total)
+    return paging.Page(items, number, size, total)
 
 
 def audit_export(actor: Actor, query: AuditQuery) -> list[AuditEntry]:
@@ -200,8 +172,7 @@ def audit_export(actor: Actor, query: AuditQuery) -> list[AuditEntry]:
         .order_by(AuditEvent.seq.desc())
         .limit(EXPORT_MAX_ROWS)
     ).all()
-    persons = _sees_persons(actor)
-    items = [_shown(row, persons) for row in rows]
+    items = [_shown(row) for row in rows]
     record(
         actor,
         "audit.export",

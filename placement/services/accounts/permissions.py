@@ -103,15 +103,7 @@ def may_act_on_facility(actor: Actor, facility_id: int, permission: Permission) 
         return False
     if actor.role is None or can(actor.role, Permission.MANAGE):
         return True
-    if actor.user_id is None:
-        return False
-    assigned = db.session.scalar(
-        select(user_facility.c.facility_id).where(
-            user_facility.c.user_id == actor.user_id,
-            user_facility.c.facility_id == facility_id,
-        )
-    )
-    return assigned is not None
+    return is_assigned(actor.user_id, facility_id)
 
 
 def require_facility(actor: Actor, facility_id: int, permission: Permission) -> Facility:
@@ -192,6 +184,18 @@ class PersonScope:
         return found is not None
 
 
+def is_assigned(user_id: int | None, facility_id: int) -> bool:
+    """Whether the facility is assigned to the account (User.facilities). One query."""
+    if user_id is None:
+        return False
+    assigned = db.session.scalar(
+        select(user_facility.c.facility_id).where(
+            user_facility.c.user_id == user_id, user_facility.c.facility_id == facility_id
+        )
+    )
+    return assigned is not None
+
+
 def assigned_facility_ids(user_id: int | None) -> frozenset[int]:
     """The facilities assigned to an account (User.facilities)."""
     if user_id is None:
@@ -256,12 +260,4 @@ def may_see_free_text(actor: Actor, facility_id: int | None) -> bool:
         return False
     if actor.role is None or Role(actor.role) == Role.ON_CALL:
         return True
-    if actor.user_id is None or facility_id is None:
-        return False
-    assigned = db.session.scalar(
-        select(user_facility.c.facility_id).where(
-            user_facility.c.user_id == actor.user_id,
-            user_facility.c.facility_id == facility_id,
-        )
-    )
-    return assigned is not None
+    return facility_id is not None and is_assigned(actor.user_id, facility_id)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from placement.extensions import db
-from placement.models import Facility, user_facility
+from placement.models import Facility
 from placement.models.enums import Gender
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
@@ -130,13 +130,7 @@ def assigned_facility_ids(actor: Actor) -> frozenset[int] | None:
     process, which may see everything. One query."""
     if actor.role is None:
         return None
-    if actor.user_id is None:
-        return frozenset()
-    return frozenset(
-        db.session.scalars(
-            select(user_facility.c.facility_id).where(user_facility.c.user_id == actor.user_id)
-        )
-    )
+    return permissions.assigned_facility_ids(actor.user_id)
 
 
 def locatable(facility: Facility, assigned: frozenset[int] | None) -> bool:

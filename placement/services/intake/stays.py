@@ -163,10 +163,13 @@ class StayRecord:
 
 
 def stay_record(actor: audit.Actor, stay_id: int) -> StayRecord:
-    """A stay with the youth's history (personal data: the view is audited)."""
+    """A stay with the youth's stays in the actor's scope (personal data: the view is audited)."""
     stay = permissions.require_stay(actor, stay_id, Permission.VIEW_PERSONS)
+    visible = permissions.person_scope(actor)  # the youth's other stays only within the scope
     history = db.session.scalars(
-        select(Stay).where(Stay.youth_id == stay.youth_id).order_by(Stay.start_at)
+        select(Stay)
+        .where(Stay.youth_id == stay.youth_id, visible.stay_condition())
+        .order_by(Stay.start_at)
     ).all()
     audit.record(actor, "stay.view", stay)
     return StayRecord(

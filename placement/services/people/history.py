@@ -15,6 +15,8 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import AuditEvent, Facility, Stay, User
 from placement.models.enums import DistributionResult, EndReason, LegalBasis, PlannedEndKind
+from placement.services.accounts.permissions import PersonScope
+from placement.services.people.scope import scoped_stays
 
 # The audit actions that belong to a stay's history (views are not history).
 ACTIONS = (
@@ -115,15 +117,13 @@ def _who(event: AuditEvent, names: dict[int, str]) -> str:
     return event.actor
 
 
-def youth_history(youth_id: int) -> list[HistoryEntry]:
-    """Everything recorded about the stays of one youth, oldest first. The caller checks
-    the permission and audits the view (it is part of the stay page)."""
-    stays = {
-        s.id: s
-        for s in db.session.scalars(
-            select(Stay).where(Stay.youth_id == youth_id).order_by(Stay.start_at)
-        )
-    }
+def youth_history(youth_id: int, visible: PersonScope, instant: datetime) -> list[HistoryEntry]:
+    """Everything recorded about the youth's stays within ``visible``, oldest first: a
+    manager sees the history in their own houses, on-call staff that of the open stay and of
+    the stays they recorded, never the rest (need to know). The caller checks the permission
+    and audits the view (it is part of the stay page)."""
+    query = select(Stay).where(Stay.youth_id == youth_id).order_by(Stay.start_at)
+    stays = {s.id: s for s in db.session.scalars(scoped_stays(query, visible, instant))}
     if not stays:
         return []
     events = db.session.scalars(

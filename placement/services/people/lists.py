@@ -16,11 +16,12 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import Facility, Stay, Youth
 from placement.models.enums import DeadlineKind, EndReason, FacilityKind, LegalBasis
+from placement.services import paging
 from placement.services.accounts import audit
 from placement.services.errors import Code, RuleViolation
 from placement.services.intake.deadlines import Deadline, deadlines_for_stay
 from placement.services.intake.rules import code_of, years_before
-from placement.services.people import paging, scope
+from placement.services.people import scope
 from placement.timeutil import local
 
 

@@ -11,11 +11,12 @@ from sqlalchemy import case, func, or_, select
 from placement.extensions import db
 from placement.models import Stay, Youth
 from placement.models.enums import EndReason
+from placement.services import paging
 from placement.services.accounts import audit
 from placement.services.accounts.permissions import PersonScope
 from placement.services.errors import BadInput, Code, RuleViolation
 from placement.services.intake.rules import MAX_FILE_NUMBER_LENGTH, age_on
-from placement.services.people import paging, scope
+from placement.services.people import scope
 
 MAX_QUERY_LENGTH = MAX_FILE_NUMBER_LENGTH
 

@@ -66,7 +66,7 @@ def stay_page(actor: audit.Actor, stay_id: int, instant: datetime) -> StayPage:
     own = stay.ended_by_id is not None and stay.ended_by_id == actor.user_id
     return StayPage(
         record=record,
-        history=youth_history(record.youth.id),
+        history=youth_history(record.youth.id, visible, instant),
         siblings=other_siblings(record.youth, instant, visible),
         undo_until=stays.undo_until(stay) if stay.end_at is not None and refusal is None else None,
         undo_hint=refusal if own and refusal is not None and refusal.code in HINTED else None,

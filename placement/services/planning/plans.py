@@ -23,6 +23,7 @@ from placement.models.enums import Gender
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict, NotFound, RuleViolation
+from placement.services.intake import places
 from placement.services.intake import stays as stay_rules
 from placement.services.intake.arrivals import Warning
 from placement.services.intake.rules import age_on, profile_mismatches
@@ -205,7 +206,7 @@ class MoveLine:
     group: str | None
     from_id: int
     to_id: int
-    distance_km: float
+    distance_km: float | None  # None: an anonymous placement the viewer is not assigned to
 
 
 @dataclass(frozen=True)
@@ -252,10 +253,12 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
     prints = plan.fingerprint["youths"]
     names = {fid: f["name"] for fid, f in facilities.items()}
     sees = _persons_visible(actor)
+    hidden = _hidden_locations(actor, list(facilities))
     lines = []
     for move in moves_of(result):
         youth = youths[move.youth_id]
         shown = sees(move.from_id) or sees(move.to_id)
+        measured = not hidden & {move.from_id, move.to_id}
         lines.append(
             MoveLine(
                 youth_id=move.youth_id,
@@ -271,7 +274,9 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
                         tuple(facilities[move.to_id]["location"]),
                     ),
                     1,
-                ),
+                )
+                if measured
+                else None,
             )
         )
     lines.sort(key=lambda m: (names[m.from_id], names[m.to_id], m.group or "", m.reference))
@@ -307,6 +312,36 @@ def review(actor: audit.Actor, plan_id: int) -> PlanReview:
 # What a review shows instead of the reference of a youth whose facility's persons the
 # actor may not see (department heads approve moves by age, gender and group only).
 MASKED = "–"
+
+
+def _hidden_locations(actor: audit.Actor, facility_ids: list[int]) -> set[int]:
+    """The anonymous placements among ``facility_ids`` whose whereabouts ``actor`` may not
+    learn (not assigned to them): no distance to them, no location in a download, since a
+    few distances from known houses would locate them (#13)."""
+    assigned = places.assigned_facility_ids(actor)
+    anonymous = db.session.scalars(
+        select(Facility).where(Facility.id.in_(facility_ids), Facility.anonymous_address)
+    )
+    return {f.id for f in anonymous if not places.locatable(f, assigned)}
+
+
+def plan_document(actor: audit.Actor, plan_id: int, document: str) -> dict[str, Any]:
+    """The scenario a plan was computed from, or the solver's plan, as downloaded: in the
+    scenario, the location of an anonymous placement the actor is not assigned to is null
+    (``python -m solver validate`` needs the stored copy, which stays whole)."""
+    plan = get_plan(actor, plan_id)
+    if document != "scenario":
+        return plan.result or {}
+    scenario = plan.scenario
+    hidden = _hidden_locations(actor, [int(f["id"]) for f in scenario["facilities"]])
+    if not hidden:
+        return scenario
+    return {
+        **scenario,
+        "facilities": [
+            {**f, "location": None} if int(f["id"]) in hidden else f for f in scenario["facilities"]
+        ],
+    }
 
 
 def _persons_visible(actor: audit.Actor):

@@ -44,11 +44,16 @@ class Page(Generic[T]):
         return (self.page - 1) * self.page_size + len(self.items)
 
 
-def checked_paging(page: int | None, page_size: int | None) -> tuple[int, int]:
-    """The page (default 1) and page size (default PEOPLE_PAGE_SIZE, at most
-    PEOPLE_MAX_PAGE_SIZE), refused outside those bounds."""
-    size = current_app.config["PEOPLE_PAGE_SIZE"] if page_size is None else page_size
-    if not 1 <= size <= current_app.config["PEOPLE_MAX_PAGE_SIZE"]:
+def checked_paging(
+    page: int | None,
+    page_size: int | None,
+    default: str = "PEOPLE_PAGE_SIZE",
+    maximum: str = "PEOPLE_MAX_PAGE_SIZE",
+) -> tuple[int, int]:
+    """The page (default 1) and page size (default and maximum from the configuration keys
+    ``default`` and ``maximum``), refused outside those bounds."""
+    size = int(current_app.config[default]) if page_size is None else page_size
+    if not 1 <= size <= int(current_app.config[maximum]):
         raise RuleViolation(Code.OUT_OF_RANGE, "page_size")
     number = 1 if page is None else page
     if number < 1:
