@@ -36,7 +36,7 @@ from placement.services.seed import synthetic  # noqa: E402
 from placement.timeutil import BERLIN  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
-GENERATOR = "g3"  # bump when the synthetic generator changes what it builds
+GENERATOR = "g5"  # bump when the synthetic generator changes what it builds
 
 
 def build_app(args):

@@ -163,3 +163,19 @@ def test_cli_prints_the_figures_and_json_in_the_issues_shape(app, runner):
     assert isinstance(data["early_warning"]["episodes"], int)
     bad = runner.invoke(args=["forecast", "backtest", "--weeks", "0"])
     assert bad.exit_code != 0
+
+
+def test_a_house_dipping_under_its_limit_for_a_night_stays_in_the_same_episode():
+    """Runs over the limit separated by fewer than ``within_days`` midnights under it are
+    one real episode (no warning could come days ahead of a return after two nights);
+    over from the replay's first midnights on: no episode the rule could have warned."""
+    over = np.zeros(40, dtype=bool)
+    over[10:14] = True  # an episode
+    over[16:18] = True  # back after two nights: the same crisis
+    over[30:31] = True  # after twelve nights under the limit: a new one
+    assert backtest._episode_starts(over, 7) == [10, 30]
+    early = np.zeros(20, dtype=bool)
+    early[3:5] = True  # over before seven midnights of the replay had passed
+    early[15] = True  # ten nights later
+    assert backtest._episode_starts(early, 7) == [15]
+    assert backtest._episode_starts(np.zeros(9, dtype=bool), 7) == []

@@ -456,8 +456,10 @@ def test_the_chain_matches_a_simulation_and_its_band_covers_80_percent():
         admissions=np.full((1, days), 2.0),
         full_ratio=ratio,
         full_from=np.full((1, days), limit),
+        over_from=np.full((1, days), limit + 1),
     )
-    (pmf,) = model.chain_distributions(chain)
+    result = model.chain_distributions(chain)
+    (pmf,) = result.pmfs
     rng = np.random.default_rng(7)
     state = np.full(20000, 8)
     simulated = []
@@ -467,6 +469,10 @@ def test_the_chain_matches_a_simulation_and_its_band_covers_80_percent():
         state = state + rng.poisson(rate)
         simulated.append(state.copy())
     simulated = np.array(simulated)
+    # First passage: over at some day's end so far, far likelier than on any single day.
+    over_by = np.maximum.accumulate(simulated > limit, axis=0).mean(axis=1)
+    assert result.over_by[0] == pytest.approx(over_by, abs=0.02)
+    assert result.over_by[0][-1] > (simulated > limit).mean(axis=1).max() + 0.1
     support = np.arange(pmf.shape[1])
     assert pmf @ support == pytest.approx(simulated.mean(axis=1), abs=0.1)
     summary = model.summarise(pmf, pmf @ support, np.zeros(days, int), np.full(days, limit))
@@ -483,7 +489,7 @@ def test_the_model_is_pure_and_the_forecast_sits_below_alerts_and_reporting():
     assert {m.split(".")[0] for m in imported} <= {"__future__", "collections", "dataclasses",
                                                    "numpy"}  # fmt: skip
     layers = ["seed", "reporting", "alerts", "forecast", "planning", "people", "intake",
-              "facilities", "occupancy", "accounts", "errors"]  # fmt: skip
+              "facilities", "occupancy", "accounts", "paging", "errors"]  # fmt: skip
     illegal = graph.find_illegal_dependencies_for_layers(
         layers=layers, containers={"placement.services"}
     )
@@ -499,7 +505,7 @@ def test_the_chain_takes_over_dispersed_admissions_as_negative_binomial():
         full_from=np.full((2, 1), 10**9),
         inv_shape=np.array([0.0, 0.5]),
     )
-    poisson, dispersed = model.chain_distributions(chain)
+    poisson, dispersed = model.chain_distributions(chain).pmfs
     support = np.arange(poisson.shape[1])
     assert poisson[0] @ support == pytest.approx(2, abs=1e-4)
     assert poisson[0] @ support**2 - 4 == pytest.approx(2, abs=1e-3)

@@ -7,15 +7,17 @@ force, at each later midnight) are read from the tables separately and only for 
 
 Scores per horizon h (days): the mean absolute error of the forecast's median (the point
 forecast under absolute error) against the naive forecast "same as at T", and the share of
-actual values inside the 80 % band. Early warning, with the rule of the alerts (expected
-over the limit within ``within_days`` with probability >= ``probability``, for a facility
-not over already): an over-occupancy episode is a run of midnights over the limit, as the
-alert engine counts episodes: its flapping grace (``ALERT_FLAP_GRACE_MINUTES``, 30 minutes)
-is far shorter than a day, so a house under its limit at a midnight and over again at the
-next has had two episodes (in the engine: a resolved alert and a new one); it is
-warned ``lead_days`` ahead if the rule fired at a replayed midnight from ``within_days`` to
-``lead_days`` days before it began. A warning (a run of consecutive midnights the rule
-fired) with no over-occupancy until ``within_days`` after its last day is a false alarm."""
+actual values inside the 80 % band. Early warning, with the rule of the alerts (over the
+limit within ``within_days`` with probability >= ``probability``, for a facility not over
+already): a real over-occupancy episode begins at a midnight over the limit after at least
+``within_days`` midnights under it (``_episode_starts``). A house that dips under its limit
+for a night or two and is over again is still in the same crisis: its over-occupancy alert
+has just fired, and no warning could come days ahead of a return two days later (the
+alert engine counts such a return as a new alert: its flapping grace is 30 minutes). An
+episode is warned ``lead_days`` ahead if the rule fired at a replayed midnight from
+``within_days`` to ``lead_days`` days before it began. A warning (a run of consecutive
+midnights the rule fired) with no over-occupancy until ``within_days`` after its last day
+is a false alarm."""
 
 from __future__ import annotations
 
@@ -139,6 +141,22 @@ def _limits(tables: Tables, instants: np.ndarray) -> np.ndarray:
     return result
 
 
+def _episode_starts(over: np.ndarray, quiet_days: int) -> list[int]:
+    """Midnights (indexes) over the limit after at least ``quiet_days`` midnights under it
+    (the replay's first ``quiet_days`` midnights cannot begin one: the rule could not
+    have warned in time)."""
+    starts = []
+    last_over = None
+    for index in np.nonzero(over)[0].tolist():
+        if last_over is None:
+            if index >= quiet_days:  # under since the replay began
+                starts.append(index)
+        elif index - last_over > quiet_days:
+            starts.append(index)
+        last_over = index
+    return starts
+
+
 def run_backtest(
     *,
     weeks: int = 26,
@@ -184,7 +202,7 @@ def run_backtest(
             low[row, index] = projection.low
             high[row, index] = projection.high
             mean[row, index] = projection.expected
-            warned = (projection.p_over[:within_days] >= probability).any()
+            warned = projection.over_by[within_days - 1] >= probability
             fires[row, index] = warned and occupied_now[row] <= fitted.limit_now[row]
         scored[rows, index] = True
 
@@ -207,9 +225,7 @@ def run_backtest(
 
     episodes = warned = false_alarms = warnings = 0
     for row in range(count):
-        for e in range(1, points):
-            if not over[row, e] or over[row, e - 1]:
-                continue
+        for e in _episode_starts(over[row], within_days):
             first, last = e - within_days, e - lead_days
             if first < 0 or not scored[row, first : last + 1].all():
                 continue  # the rule could not have warned in time within the replay

@@ -18,7 +18,10 @@ class ForecastDay:
     low: int
     high: int
     limit: int | None
-    p_over: float
+    p_over: float  # P(over the limit at this day's end)
+    # P(over at the end of this day or of an earlier one of the forecast): the early
+    # warning's "within N days"; facilities only (None for groups of facilities)
+    p_over_by: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,10 @@ class Forecast:
 def first_shortage(
     forecast: Forecast, *, within_days: int, probability: float
 ) -> ForecastDay | None:
-    """The first day within ``within_days`` whose probability of exceeding the limit is at
-    least ``probability``, or None."""
+    """The first day within ``within_days`` by which the facility has been over its limit
+    with at least ``probability`` (for groups: the first day over with it), or None."""
     for day in forecast.days[:within_days]:
-        if day.limit is not None and day.p_over >= probability:
+        chance = day.p_over if day.p_over_by is None else day.p_over_by
+        if day.limit is not None and chance >= probability:
             return day
     return None

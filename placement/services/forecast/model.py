@@ -367,6 +367,8 @@ class Projection:
     high: np.ndarray
     median: np.ndarray
     p_over: np.ndarray  # (days,)
+    # (days,) P(over at some day's end up to this one): single facilities only, else None
+    over_by: np.ndarray | None = None
 
 
 def stay_probabilities(
@@ -493,14 +495,44 @@ class ChainInput:
     # (F,) over-dispersion of a day's admissions: variance = mean + mean² x inv_shape
     # (0: Poisson; else negative binomial)
     inv_shape: np.ndarray | None = None
+    # (F, days) int, optional: from this many uncertain residents at a day's end the house
+    # is over its limit (a huge value: no limit). With it the chain also follows the
+    # houses that have not been over yet: the first-passage probability ``over_by``.
+    over_from: np.ndarray | None = None
+
+    def rows(self, members: np.ndarray) -> ChainInput:
+        """The input of some facilities only."""
+
+        def pick(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[members]
+
+        return ChainInput(
+            uncertain_now=self.uncertain_now[members],
+            leave=self.leave[members],
+            admissions=self.admissions[members],
+            full_ratio=self.full_ratio[members],
+            full_from=self.full_from[members],
+            inv_shape=pick(self.inv_shape),
+            over_from=pick(self.over_from),
+        )
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    pmfs: list[np.ndarray]  # per facility (days, N + 1): uncertain residents at each day's end
+    # (F, days) P(over the limit at the end of some day up to this one), 0 without
+    # ``over_from``: the chance "over within N days" of the early warning, which is larger
+    # than the chance of any single day (the days' outcomes are not the same event)
+    over_by: np.ndarray
 
 
 def _log_factorials(top: int) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
 
 
-def chain_distributions(chain: ChainInput) -> list[np.ndarray]:
-    """pmf of the uncertain residents at the end of each day, per facility: (days, N + 1).
+def chain_distributions(chain: ChainInput) -> ChainResult:
+    """pmf of the uncertain residents at the end of each day, per facility: (days, N + 1),
+    and the first-passage probabilities (``ChainResult.over_by``).
 
     Each day every resident leaves with the day's chance (binomial thinning), then
     admissions arrive: negative binomial (Poisson without over-dispersion) with the rate at
@@ -514,16 +546,22 @@ def chain_distributions(chain: ChainInput) -> list[np.ndarray]:
     sizes = chain.uncertain_now + np.ceil(total_adm + 4 * spread + 3).astype(int)
     bucket_of = np.searchsorted(np.array(CHAIN_BUCKETS), sizes)
     result: list[np.ndarray | None] = [None] * count
+    over_by = np.zeros((count, days))
     for bucket in np.unique(bucket_of):
         members = np.nonzero(bucket_of == bucket)[0]
         top = CHAIN_BUCKETS[bucket] if bucket < len(CHAIN_BUCKETS) else int(sizes.max())
-        out = _chain_bucket(chain, members, top, days)
+        out, over_by[members] = _chain_bucket(chain, members, top, days)
         for row, index in enumerate(members):
             result[index] = out[row]
-    return result  # type: ignore[return-value]
+    return ChainResult(pmfs=result, over_by=over_by)  # type: ignore[arg-type]
 
 
-def _chain_bucket(chain: ChainInput, members: np.ndarray, top: int, days: int) -> np.ndarray:
+def _chain_bucket(
+    chain: ChainInput, members: np.ndarray, top: int, days: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The chain of some facilities of similar size; with ``over_from`` each facility is
+    followed twice: its whole distribution and the part of it never over so far (a
+    sub-distribution: the same transitions, its mass above the limit dropped each day)."""
     lf = _log_factorials(top)
     x = np.arange(top + 1)
     lower = x[None, :] <= x[:, None]  # [x, y]: y <= x
@@ -537,9 +575,14 @@ def _chain_bucket(chain: ChainInput, members: np.ndarray, top: int, days: int) -
     work = np.float32 if top <= 120 else np.float64
     choose32 = choose.astype(work)
     size = len(members)
-    state = np.zeros((size, top + 1))
-    state[np.arange(size), np.minimum(chain.uncertain_now[members], top)] = 1.0
+    tracked = chain.over_from is not None
+    copies = 2 if tracked else 1
+    state = np.zeros((size, copies, top + 1))
+    state[np.arange(size), :, np.minimum(chain.uncertain_now[members], top)] = 1.0
+    if tracked:  # each day's check comes after its transition (now does not count)
+        over_from = chain.over_from[members]  # (S, days)
     out = np.zeros((size, days, top + 1))
+    over_by = np.zeros((size, days))
     ratios = chain.full_ratio[members]
     inv_shape = chain.inv_shape[members] if chain.inv_shape is not None else np.zeros(len(members))
     r = 1.0 / np.maximum(inv_shape, 1e-6)  # Poisson in the limit
@@ -566,7 +609,7 @@ def _chain_bucket(chain: ChainInput, members: np.ndarray, top: int, days: int) -
             thinning = powers_q[:, down]
             thinning *= choose32[None]
             thinning *= powers_p[:, None, :]
-        state = np.matmul(state[:, None, :].astype(work), thinning)[:, 0].astype(float)
+        state = np.matmul(state.astype(work), thinning).astype(float)  # (S, copies, x)
         # arrivals at the rate of the room at the start of the day
         rate = chain.admissions[members, day][:, None]
         category = np.clip(chain.full_from[members, day][:, None] - x[None, :], 0, ROOMY)
@@ -582,15 +625,22 @@ def _chain_bucket(chain: ChainInput, members: np.ndarray, top: int, days: int) -
         pois[:, :, top] += np.maximum(1 - pois.sum(axis=2), 0)  # the tail, at the top
         # z = y + arrivals, the arrivals' rate by the category of y: per category a
         # convolution of the states in it with that pmf (by FFT, all at once)
-        parts = state[:, None, :] * (category[:, None, :] == categories[None, :, None])
-        spectrum = np.fft.rfft(parts, fft_size, axis=2) * np.fft.rfft(pois, fft_size, axis=2)
-        full = np.maximum(np.fft.irfft(spectrum.sum(axis=1), fft_size, axis=1), 0.0)
+        in_category = category[:, None, :] == categories[None, :, None]  # (S, cat, x)
+        parts = state[:, :, None, :] * in_category[:, None]  # (S, copies, cat, x)
+        spectrum = np.fft.rfft(parts, fft_size, axis=3) * np.fft.rfft(pois, fft_size, axis=2)[
+            :, None
+        ]
+        full = np.maximum(np.fft.irfft(spectrum.sum(axis=2), fft_size, axis=2), 0.0)
         # Beyond the bucket's top: kept at the top (counts as high, not as lost).
-        state = full[:, : top + 1].copy()
-        state[:, top] += full[:, top + 1 : 2 * top + 1].sum(axis=1)
-        state /= np.maximum(state.sum(axis=1, keepdims=True), 1e-300)
-        out[:, day] = state
-    return out
+        state = full[:, :, : top + 1].copy()
+        state[:, :, top] += full[:, :, top + 1 : 2 * top + 1].sum(axis=2)
+        # Numerical drift: both copies scaled as the whole distribution's mass is to 1.
+        state /= np.maximum(state[:, :1].sum(axis=2, keepdims=True), 1e-300)
+        out[:, day] = state[:, 0]
+        if tracked:
+            state[:, 1] *= x[None, :] < over_from[:, day][:, None]
+            over_by[:, day] = np.clip(1.0 - state[:, 1].sum(axis=1), 0.0, 1.0)
+    return out, over_by
 
 
 def sum_distributions(pmfs: Sequence[np.ndarray]) -> np.ndarray:

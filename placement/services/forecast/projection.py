@@ -12,7 +12,7 @@ the occupancy queries do."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -254,6 +254,8 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
     limit_before = np.concatenate([limit_now[:, None], limits[:, :-1]], axis=1)
     full_level = np.maximum(limit_before, usual[:, None])
     full_from = np.where(limit_before >= 0, full_level - certain_before, 10**9)
+    # Over the limit: more than the limit minus the certain stays and the held places.
+    over_from = np.where(limits >= 0, limits - certain_stays - reserved + 1, 10**9)
     chain = model.ChainInput(
         uncertain_now=uncertain_now,
         leave=leave,
@@ -261,6 +263,7 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
         full_ratio=ratio,
         full_from=full_from,
         inv_shape=kind_rates.cv2[kind_of] + share_cv2,
+        over_from=over_from,
     )
     return Fitted(
         snapshot=snapshot,
@@ -365,21 +368,16 @@ def project_rows(fitted: Fitted, subjects: Sequence[np.ndarray]) -> list[model.P
     """The projection of each subject (facility rows): each facility's chain, summed."""
     parts = [np.asarray(r, dtype=np.int64) for r in subjects]
     needed = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
-    chain = fitted.chain
-    pmfs = model.chain_distributions(
-        model.ChainInput(
-            uncertain_now=chain.uncertain_now[needed],
-            leave=chain.leave[needed],
-            admissions=chain.admissions[needed],
-            full_ratio=chain.full_ratio[needed],
-            full_from=chain.full_from[needed],
-            inv_shape=chain.inv_shape[needed] if chain.inv_shape is not None else None,
-        )
-    )
-    pmf_of = dict(zip(needed.tolist(), pmfs, strict=True))
+    single = all(len(rows) == 1 for rows in subjects)
+    chain = fitted.chain.rows(needed)
+    if not single:  # first passage only for single facilities (groups: the days' chances)
+        chain = replace(chain, over_from=None)
+    result = model.chain_distributions(chain)
+    pmf_of = dict(zip(needed.tolist(), result.pmfs, strict=True))
     days = fitted.horizon.days
-    if all(len(rows) == 1 for rows in subjects):
-        return _project_single(fitted, [int(rows[0]) for rows in subjects], pmf_of)
+    if single:
+        over_by = dict(zip(needed.tolist(), result.over_by, strict=True))
+        return _project_single(fitted, [int(rows[0]) for rows in subjects], pmf_of, over_by)
     results = []
     for rows in subjects:
         rows = np.asarray(rows, dtype=np.int64)
@@ -395,7 +393,10 @@ def project_rows(fitted: Fitted, subjects: Sequence[np.ndarray]) -> list[model.P
 
 
 def _project_single(
-    fitted: Fitted, rows: list[int], pmf_of: dict[int, np.ndarray]
+    fitted: Fitted,
+    rows: list[int],
+    pmf_of: dict[int, np.ndarray],
+    over_by: dict[int, np.ndarray],
 ) -> list[model.Projection]:
     """One facility per subject (the board): summarised together, by the pmfs' width."""
     days = fitted.horizon.days
@@ -417,6 +418,10 @@ def _project_single(
                 high=summary.high[part],
                 median=summary.median[part],
                 p_over=summary.p_over[part],
+                # never below the day's own chance (the pmfs' rounding differs slightly)
+                over_by=np.maximum.accumulate(
+                    np.maximum(over_by[int(members[index])], summary.p_over[part])
+                ),
             )
     return results  # type: ignore[return-value]
 
@@ -469,14 +474,16 @@ def _forecast(
             high=high,
             limit=limit if limit >= 0 else None,
             p_over=round(p_over, 3),
+            p_over_by=None if by is None else round(by, 3),
         )
-        for day, expected, low, high, limit, p_over in zip(
+        for day, expected, low, high, limit, p_over, by in zip(
             dates,
             projection.expected.tolist(),
             projection.low.tolist(),
             projection.high.tolist(),
             limits,
             projection.p_over.tolist(),
+            [None] * horizon_days if projection.over_by is None else projection.over_by.tolist(),
             strict=True,
         )
     ]

@@ -216,7 +216,9 @@ def seed_synthetic(
     )
     event_rows = _over_occupancy_events(stay_rows, limits)
     # An own stream: changes to the history above do not move the reservations.
-    reservation_rows = _reservations(random.Random(f"{seed}-reservations"), facility_rows, horizon)
+    reservation_rows = _reservations(
+        random.Random(f"{seed}-reservations"), facility_rows, horizon, stay_rows, limits
+    )
 
     for row in facility_rows:
         del row["_licensed"], row["_weight"]
@@ -397,6 +399,8 @@ def _youths_and_stays(
     kind_of = {row["id"]: row["kind"] for row in facility_rows}
     weight_of = {row["id"]: row["_weight"] for row in facility_rows}
     age_max_of = {row["id"]: row["age_max"] for row in facility_rows}
+    age_min_of = {row["id"]: row["age_min"] for row in facility_rows}
+    emergency_ids = [row["id"] for row in facility_rows if row["kind"] in EMERGENCY_KINDS]
     starts_of = {fid: [p.valid_from for p in periods] for fid, periods in limits.items()}
     reasons, reason_weights = zip(*END_REASONS, strict=True)
     chain_lengths, chain_weights = zip(*STAYS_PER_YOUTH, strict=True)
@@ -466,10 +470,14 @@ def _youths_and_stays(
             # the office's overflow house for such a youth, the largest-share one of those
             # that must take everyone (Inobhutnahme, Clearing, shelter). Over-occupancy
             # builds up there with the pressure instead of being +1 noise everywhere.
+            # A group home or a foster family never takes one over its licence: when no
+            # emergency house fits the youth's profile, one that takes the age does.
             if with_room:
                 facility_id = rng.choice(with_room)
             else:
-                emergency = [f for f in ids if kind_of[f] in EMERGENCY_KINDS]
+                emergency = [f for f in ids if kind_of[f] in EMERGENCY_KINDS] or [
+                    f for f in emergency_ids if age_min_of[f] <= age_now <= age_max_of[f]
+                ]
                 facility_id = max(emergency, key=weight_of.__getitem__) if emergency else picks[0]
         adult_at = _berlin_midnight(_eighteenth_birthday(youth["birth_date"]))
         if start >= adult_at:
@@ -575,10 +583,21 @@ def _over_occupancy_events(stay_rows, limits) -> list[dict[str, Any]]:
     return events
 
 
-def _reservations(rng: random.Random, facility_rows, horizon: datetime) -> list[dict[str, Any]]:
+def _reservations(
+    rng: random.Random, facility_rows, horizon: datetime, stay_rows, limits
+) -> list[dict[str, Any]]:
+    """A few places held for announced arrivals, made in the last hours of the history, in
+    houses with a free place (the capacity core refuses one in a full house)."""
+    taken: dict[int, int] = defaultdict(int)
+    for stay in stay_rows:
+        ends = stay["place_held_until"] or stay["end_at"]
+        if stay["start_at"] < horizon and (ends is None or ends > horizon):
+            taken[stay["facility_id"]] += 1
     rows = []
     for row in facility_rows:
-        if rng.random() < 0.04:
+        periods = [p for p in limits[row["id"]] if p.valid_from <= horizon]
+        limit = periods[-1].limit if periods else 0
+        if rng.random() < 0.04 and taken[row["id"]] < limit:
             created = horizon - timedelta(hours=rng.randint(1, 20))
             rows.append(
                 {
