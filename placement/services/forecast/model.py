@@ -567,9 +567,9 @@ def chain_distributions(chain: ChainInput) -> ChainResult:
 def _chain_bucket(
     chain: ChainInput, members: np.ndarray, top: int, days: int, tracked: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The chain of some facilities of similar size; with ``over_from`` each facility is
-    followed twice: its whole distribution and the part of it never over so far (a
-    sub-distribution: the same transitions, its mass above the limit dropped each day)."""
+    """The chain of some facilities of similar size; ``tracked``: each is followed twice,
+    its whole distribution and the part of it never over so far (a sub-distribution: the
+    same transitions, its mass from ``over_from`` on dropped each day)."""
     lf = _log_factorials(top)
     x = np.arange(top + 1)
     lower = x[None, :] <= x[:, None]  # [x, y]: y <= x
