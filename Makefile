@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python -m solver.bench --repeat 3
 	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_plans.py
+	$(BIN)/python benchmarks/bench_forecast.py --backtest-weeks 26
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -24,6 +24,7 @@ alerts_cli = AppGroup("alerts", help="Hinweise prüfen und Benachrichtigungen se
 scheduler_cli = AppGroup("scheduler", help="Der Zeitplan-Prozess (Hinweise, Berichte).")
 audit_cli = AppGroup("audit", help="Das Protokoll (Hash-Kette) prüfen.")
 retention_cli = AppGroup("retention", help="Personenbezogene Daten nach Fristablauf entfernen.")
+forecast_cli = AppGroup("forecast", help="Belegungsprognose: Rückrechnung (Backtest).")
 
 
 def register(app: Flask) -> None:
@@ -35,6 +36,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(forecast_cli)
     cli_synthetic.register(app)
 
 
@@ -308,3 +310,38 @@ def retention_apply_command(dry_run: bool) -> None:
         click.echo("Protokolleinträge (Id): " + ", ".join(map(str, plan.audit_ids)))
     if dry_run:
         click.echo("Probelauf: nichts geändert.")
+
+
+@forecast_cli.command("backtest")
+@with_appcontext
+@click.option("--weeks", default=26, show_default=True, type=click.IntRange(1, 520))
+@click.option("--json", "as_json", is_flag=True, help="Ergebnis als JSON ausgeben.")
+@click.option(
+    "--within",
+    type=click.IntRange(1, 28),
+    default=None,
+    help="Frühwarnregel: innerhalb so vieler Tage (Standard: Regel forecast_over).",
+)
+@click.option(
+    "--probability",
+    type=click.FloatRange(0.01, 1.0),
+    default=None,
+    help="Frühwarnregel: ab dieser Wahrscheinlichkeit (Standard: Regel forecast_over).",
+)
+def forecast_backtest_command(
+    weeks: int, as_json: bool, within: int | None, probability: float | None
+) -> None:
+    """Replay the last WEEKS day by day without looking ahead and score the forecast."""
+    from placement.services.forecast import backtest
+    from placement.services.reporting import forecasts
+
+    # The alert rule's office-wide settings (forecast_over), as the overview uses them.
+    warn_days, warn_p = forecasts.warning_settings()
+    result = backtest.run_backtest(
+        weeks=weeks, within_days=within or warn_days, probability=probability or warn_p
+    )
+    db.session.rollback()  # read only
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    click.echo(backtest.report_text(result))

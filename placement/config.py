@@ -71,6 +71,14 @@ class DefaultConfig:
     PEOPLE_PAGE_SIZE = 50
     PEOPLE_MAX_PAGE_SIZE = 200
     DEADLINE_DUE_DAYS = 7  # "deadline due": overdue, or due within this many days
+    # Forecast on the overview ("Engpass"): within how many days, from which probability,
+    # comes from the alert rule forecast_over's office-wide settings (one source).
+    # Forecasts from now are kept until the next audited write, at most this long (0: off).
+    FORECAST_CACHE_SECONDS = 300
+    # The forecast core (services/forecast): default horizon in days (at most 28) and the
+    # trailing window the admission rates are measured over.
+    FORECAST_DAYS = 14
+    FORECAST_WINDOW_WEEKS = 12
 
     # Move plans. The embedded default runs the plan worker as a thread of the serving
     # process; production sets PLAN_WORKER_THREAD = False and runs `flask worker run`.

@@ -219,6 +219,16 @@ ERRORS = {
         "von %(earliest)s bis %(latest)s."
     ),
     Code.NOT_A_42A_STAY: _l("Das gilt nur für vorläufige Inobhutnahmen (§ 42a)."),
+    Code.PLANNED_END_BEFORE_ADMISSION: _l("Das geplante Ende liegt vor der Aufnahme."),
+    Code.PLANNED_END_IN_PAST: _l(
+        "Das geplante Ende liegt in der Vergangenheit. Ist der Aufenthalt beendet, bitte die "
+        "Entlassung erfassen."
+    ),
+    Code.PLANNED_END_KIND_WITHOUT_DATE: _l("Zur Art des geplanten Endes fehlt das Datum."),
+    Code.FORECAST_ONE_SUBJECT: _l(
+        "„%(field)s“: bitte nur eines angeben: facility_id, kind oder profile (keines: das "
+        "ganze Jugendamt)."
+    ),
     Code.NEGATIVE_LIMIT: _l("Bitte eine positive Zahl angeben (oder leer lassen)."),
     Code.PLAN_NEEDS_TWO_FACILITIES: _l("Bitte mindestens zwei Einrichtungen wählen."),
     Code.YOUTH_NOT_PLACED: _l(
@@ -462,6 +472,7 @@ def error_message(error: PlacementError, field_label: str | None = None) -> str:
 ALERT_TITLES = {
     "over_occupancy": _l("Überbelegung: %(facility)s (+%(over_by)s)"),
     "near_full": _l("Fast voll: %(facility)s"),
+    "forecast_over": _l("Engpass erwartet: %(facility)s bis %(date)s (%(percent)s %%)"),
     "no_place_for_profile": _l("Kaum noch Plätze für %(profile)s"),
     "report_42a": _l("§ 42a-Meldung fällig: %(reference)s (%(facility)s)"),
     "distribution_42a": _l("§ 42a: Verteilung bald ausgeschlossen: %(reference)s (%(facility)s)"),
@@ -479,6 +490,10 @@ ALERT_LINES = {
     "near_full": _l(
         "%(facility)s ist fast voll: %(occupied)s belegt und %(reserved)s reserviert von "
         "%(usable)s belegbaren Plätzen."
+    ),
+    "forecast_over": _l(
+        "%(facility)s: voraussichtlich bis %(date)s über %(limit)s Plätzen (%(percent)s %%), "
+        "jetzt %(occupied)s belegt; %(why)s."
     ),
     "no_place_for_profile": _l("Für %(profile)s sind im ganzen Jugendamt %(free)s Plätze frei."),
     "report_42a": _l(
@@ -527,7 +542,39 @@ def alert_title(rule: str, details: dict) -> str:
     return gettext(ALERT_TITLES[rule], **_shown(details))
 
 
+def _forecast_why(details: dict) -> str:
+    """Why an early warning fires, e.g. "im Mittel 1,4 Aufnahmen pro Tag, 2 geplante
+    Abgänge in 7 Tagen"."""
+    from flask_babel import format_decimal, ngettext
+
+    rate = gettext(
+        "im Mittel %(rate)s Aufnahmen pro Tag",
+        rate=format_decimal(details["admissions_per_day"], format="#,##0.0"),
+    )
+    planned = details["planned_ends"]
+    ends = [
+        ngettext("%(num)d geplanter Abgang", "%(num)d geplante Abgänge", planned)
+        if planned
+        else gettext("keine geplanten Abgänge")
+    ]
+    adult = details.get("coming_of_age_ends", 0)
+    if adult:
+        ends.append(
+            ngettext(
+                "%(num)d Abgang wegen Volljährigkeit", "%(num)d Abgänge wegen Volljährigkeit", adult
+            )
+        )
+    return gettext(
+        "%(rate)s, %(ends)s in %(days)s Tagen",
+        rate=rate,
+        ends=gettext(" und ").join(ends),
+        days=details["horizon"],
+    )
+
+
 def alert_line(rule: str, details: dict) -> str:
+    if rule == "forecast_over":
+        details = {**details, "why": _forecast_why(details)}
     line = gettext(ALERT_LINES[rule], **_shown(details))
     if rule == "report_42a" and details.get("left", 0) < 0:
         line += " " + gettext("Die Frist ist überschritten.")

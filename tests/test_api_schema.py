@@ -78,6 +78,11 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.get("/places?age=15&gender=m&uma=false&near=999999").status_code == 404
     assert api.get("/occupancy").status_code == 200
     assert api.get("/occupancy?at=gestern").status_code == 400
+    assert api.get(f"/forecast?facility_id={house_id}&days=3").status_code == 200
+    assert api.get("/forecast?profile=girls_12_17").status_code == 200
+    assert api.get("/forecast?days=0").status_code == 400
+    assert api.get("/forecast?facility_id=999999").status_code == 404
+    assert api.get("/forecast?kind=zelt").status_code == 422
 
     body = {"facility_id": house_id, "legal_basis": "42-1-2", "youth": youth}
     preview = api.post("/admissions/preview", json=body)
@@ -130,6 +135,17 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.post(f"/stays/{uma_stay}/distribution", json={"result": "x"}).status_code == 422
     assert api.post(f"/stays/{stay['id']}/distribution", json=today).status_code == 422
     assert api.post("/stays/999999/distribution", json=today).status_code == 404
+    planned = {"planned_end_on": date.fromordinal(date.today().toordinal() + 2).isoformat()}
+    assert api.post(f"/stays/{uma_stay}/planned-end", json=planned).status_code == 200
+    assert api.post(f"/stays/{uma_stay}/planned-end", json={}).status_code == 400
+    past = {"planned_end_on": "2020-01-01"}
+    assert api.post(f"/stays/{uma_stay}/planned-end", json=past).status_code == 422
+    assert api.post(f"/stays/{stay['id']}/planned-end", json=planned).status_code == 409
+    assert api.post("/stays/999999/planned-end", json=planned).status_code == 404
+    assert (
+        api.post(f"/stays/{uma_stay}/planned-end", json=planned, role="department_head").status_code
+        == 403
+    )
     assert (
         api.post(f"/stays/{uma_stay}/distribution", json=today, role="department_head").status_code
         == 403

@@ -9,8 +9,9 @@ import pytest
 
 SERVICE_LAYERS = [
     "seed",
-    "alerts",
     "reporting",
+    "alerts",
+    "forecast",
     "planning",
     "people",
     "intake",

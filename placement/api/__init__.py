@@ -14,6 +14,7 @@ from flask import Flask
 
 from placement.api import (  # noqa: F401  (routes register on bp)
     facilities,
+    forecast,
     intake,
     occupancy,
     people,

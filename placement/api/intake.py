@@ -84,6 +84,8 @@ def admission_request(data: dict[str, Any], **fixed: Any) -> AdmissionRequest:
         start=data.get("start"),
         override_reason=data.get("override_reason"),
         confirmation=data.get("confirmation"),
+        planned_end_on=data.get("planned_end_on"),
+        planned_end_kind=data.get("planned_end_kind"),
         **fixed,
     )
 
@@ -264,6 +266,27 @@ def record_distribution(data: dict[str, Any], stay_id: int):
         reported_on=data["reported_on"],
         result=data["result"],
         age_assessed_on=data["age_assessed_on"],
+    )
+    db.session.commit()
+    return stay
+
+
+@bp.post("/stays/<int:stay_id>/planned-end")
+@permission_first(stay_access(Permission.DISCHARGE))
+@bp.arguments(schemas.PlannedEndIn)
+@bp.response(200, schemas.StayOut)
+@errors(403, 404, 409, 422)
+def set_planned_end(data: dict[str, Any], stay_id: int):
+    """Set, change or clear (``planned_end_on: null``) when and why an open stay is
+    planned to end ("Übergabe nach §42b am", "Anschlusshilfe ab").
+
+    The forecast counts the youth out on that day. A day before the admission or before
+    today is refused (422), an ended stay too (409)."""
+    stay = stays.set_planned_end(
+        actor(),
+        stay_id,
+        planned_end_on=data["planned_end_on"],
+        kind=data["planned_end_kind"],
     )
     db.session.commit()
     return stay

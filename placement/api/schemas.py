@@ -22,11 +22,13 @@ from placement.models.enums import (
     FacilityKind,
     Gender,
     LegalBasis,
+    PlannedEndKind,
     PlanScope,
     PlanStatus,
     UmaPolicy,
 )
 from placement.models.reservation import ReservationStatus
+from placement.services import forecast
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.errors import Code
@@ -231,6 +233,16 @@ class AdmissionIn(Schema):
             "confirmation_outdated (409) if the situation changed since"
         },
     )
+    planned_end_on = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "the local day the stay is planned to end (the forecast counts "
+            "the youth out that day); not before the admission's day nor before today"
+        },
+    )
+    planned_end_kind = enum(
+        PlannedEndKind, allow_none=True, metadata={"description": "only with planned_end_on"}
+    )
 
 
 class NewAdmissionIn(AdmissionIn):
@@ -276,6 +288,18 @@ class DistributionIn(Schema):
     age_assessed_on = fields.Date(allow_none=True, load_default=None)
 
 
+class PlannedEndIn(Schema):
+    """When and why an open stay is planned to end; ``planned_end_on: null`` clears it."""
+
+    planned_end_on = fields.Date(required=True, allow_none=True)
+    planned_end_kind = enum(
+        PlannedEndKind,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "only with planned_end_on"},
+    )
+
+
 class PlacesQuery(Schema):
     age = Integer(metadata={"description": "or birth_date"})
     birth_date = fields.Date()
@@ -293,6 +317,22 @@ class OccupancyQuery(Schema):
             "description": "ISO 8601; without an offset Europe/Berlin; default now. Not in "
             "the future and not before the first recorded stay or capacity period (400)."
         }
+    )
+
+
+class ForecastQuery(Schema):
+    """One subject: ``facility_id``, a facility ``kind``, a youth ``profile``, or none of
+    them for the whole office."""
+
+    facility_id = Integer()
+    kind = enum(FacilityKind)
+    profile = Text(metadata=max_length(40, "a youth profile: " + ", ".join(forecast.PROFILES)))
+    days = Integer(
+        load_default=forecast.DEFAULT_DAYS,
+        validate=ma.validate.Range(min=1, max=forecast.MAX_DAYS, error=Code.OUT_OF_RANGE),
+        metadata={
+            "description": f"days ahead, 1 to {forecast.MAX_DAYS}; default {forecast.DEFAULT_DAYS}"
+        },
     )
 
 
@@ -538,6 +578,73 @@ class OccupancyOut(Schema):
     facilities = fields.List(fields.Nested(FacilityOccupancyOut), required=True, attribute="rows")
 
 
+class ForecastDayOut(Schema):
+    date = fields.Date(required=True, metadata={"description": "local day (Europe/Berlin)"})
+    expected = fields.Float(
+        required=True,
+        metadata={"description": "expected occupancy (occupied, reserved, held) at its end"},
+    )
+    low = fields.Integer(
+        required=True,
+        metadata={"description": "lower end of the 80 % band (15 % mid-distribution quantile)"},
+    )
+    high = fields.Integer(
+        required=True,
+        metadata={"description": "upper end of the 80 % band (85 % mid-distribution quantile)"},
+    )
+    limit = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "ceiling in force, else licensed places (null: none)"},
+    )
+    p_over = fields.Float(
+        required=True,
+        metadata={"description": "probability of exceeding the limit at the day's end"},
+    )
+    p_over_by = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "probability of having exceeded the limit at the end of this or an"
+            " earlier forecast day (what the early warning weighs); null for groups"
+        },
+    )
+
+
+class ForecastOut(Schema):
+    """The forecast of one subject and the inputs that explain it."""
+
+    facility_id = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null for a group"}
+    )
+    subject = fields.String(
+        required=True, metadata={"description": "facility, kind, profile or office"}
+    )
+    key = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "German label"})
+    computed_at = fields.DateTime(
+        required=True, metadata={"description": "the instant the forecast starts from"}
+    )
+    occupied_now = fields.Integer(
+        required=True, metadata={"description": "occupied, reserved and held places now"}
+    )
+    limit_now = fields.Integer(required=True, allow_none=True)
+    admissions_per_day = fields.Float(
+        required=True, metadata={"description": "expected admissions per day"}
+    )
+    planned_ends = fields.Integer(
+        required=True, metadata={"description": "stays with a planned end within the horizon"}
+    )
+    coming_of_age_ends = fields.Integer(
+        required=True,
+        metadata={"description": "youths turning 18 within the horizon where the house ends at 17"},
+    )
+    window_weeks = fields.Integer(
+        required=True, metadata={"description": "trailing window of the admission rate"}
+    )
+    days = fields.List(fields.Nested(ForecastDayOut), required=True)
+
+
 class YouthOut(Schema):
     id = fields.Integer(required=True)
     reference = fields.String(required=True)
@@ -566,6 +673,8 @@ class StayOut(Schema):
     distribution_reported_on = fields.Date(required=True, allow_none=True)
     distribution_result = enum(DistributionResult, required=True, allow_none=True)
     age_assessed_on = fields.Date(required=True, allow_none=True)
+    planned_end_on = fields.Date(required=True, allow_none=True)
+    planned_end_kind = enum(PlannedEndKind, required=True, allow_none=True)
 
 
 class ReservationOut(Schema):

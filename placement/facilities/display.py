@@ -89,6 +89,7 @@ def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
     labels = board.kind_labels
     badges = Badges()
     never, stale = escape(_("nie bestätigt")), escape(_("Bestätigung veraltet"))
+    shortage_cell = ShortageCells() if board.forecast else None
     parts = []
     for row in board.rows:
         f, state = row.facility, row.state
@@ -116,11 +117,47 @@ def board_rows_html(board, url_head: str, url_tail: str, until: str) -> Markup:
             f'<td class="text-end">{state.free}</td>'
             f'<td class="text-end">{percent(state.utilisation)}</td>'
             f"<td>{badges.html(state)}</td>"
+            f"{shortage_cell.html(row, f'{url_head}/{f.id}{url_tail}') if shortage_cell else ''}"
             f'<td class="small">{local_dt(row.last_changed) or "–"}</td>'
             f"{confirmed_cell(row, never, stale)}"
             "</tr>"
         )
     return Markup("\n".join(parts))
+
+
+class ShortageCells:
+    """The "Engpass" cell of a board row: when the forecast first expects the facility over
+    its limit, in how many days and how likely ("in 4 Tagen (78 %)", the date below), or
+    "–"; its texts looked up once per page."""
+
+    def __init__(self) -> None:
+        self.today = escape(_("heute"))
+        self.tomorrow = escape(_("morgen"))
+        self.in_days = escape(_("in %(n)s Tagen", n="{n}"))
+        self.still_over = escape(_("weiterhin überbelegt"))
+        self.on_day = escape(_("voraussichtlich überbelegt bis %(date)s", date="{date}"))
+
+    def text(self, shortage) -> str:
+        """When, in words, with the probability."""
+        if shortage.in_days == 0:
+            when = self.still_over if shortage.over_now else self.today
+        elif shortage.in_days == 1:
+            when = self.tomorrow
+        else:
+            when = self.in_days.replace("{n}", str(shortage.in_days))
+        return f"{when} ({percent(shortage.probability)})"
+
+    def html(self, row, facility_url: str) -> str:
+        shortage = row.shortage
+        if shortage is None:
+            return '<td class="pp-shortage">–</td>'
+        day = self.on_day.replace("{date}", shortage.date.strftime("%d.%m.%Y"))
+        return (
+            '<td class="pp-shortage">'
+            f'<a class="badge text-bg-warning" href="{facility_url}#prognose">'
+            f"{self.text(shortage)}</a>"
+            f'<div class="small text-muted">{day}</div></td>'
+        )
 
 
 def confirmed_cell(row, never: str, stale: str) -> str:

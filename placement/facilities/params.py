@@ -12,7 +12,8 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from placement.models.enums import FacilityKind, Gender
-from placement.services.reporting.overview import BoardFilters
+from placement.services.forecast import DEFAULT_DAYS, MAX_DAYS
+from placement.services.reporting.overview import BoardFilters, BoardOrder
 from placement.timeutil import local, parse_instant
 from placement.timeutil import now as utcnow
 
@@ -26,6 +27,7 @@ class Params:
     typed: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     filters: BoardFilters = field(default_factory=BoardFilters)
+    order: BoardOrder = BoardOrder.KIND
 
     @property
     def at_value(self) -> str:
@@ -55,7 +57,8 @@ def parse_at(args: MultiDict, name: str = "at", label: str | None = None) -> Par
 
 
 def parse_board(args: MultiDict) -> Params:
-    """``at`` plus the board filters: kind, area, age, gender, uma (ja/nein)."""
+    """``at`` plus the board filters: kind, area, age, gender, uma (ja/nein), engpass
+    (only facilities with an expected shortage: ja) and the order ``sort`` (art, engpass)."""
     params = parse_at(args)
     kind = gender = age = uma = None
     raw_kind = args.get("kind", "")
@@ -81,12 +84,22 @@ def parse_board(args: MultiDict) -> Params:
         uma = raw_uma == "ja"
     elif raw_uma:
         params.errors["uma"] = _("„umA“: bitte „ja“ oder „nein“ wählen.")
+    raw_shortage = args.get("engpass", "")
+    if raw_shortage and raw_shortage != "ja":
+        params.errors["engpass"] = _("„Nur mit Engpass“: bitte ankreuzen oder leer lassen.")
+    raw_order = args.get("sort", "")
+    if raw_order:
+        try:
+            params.order = BoardOrder(raw_order)
+        except ValueError:
+            params.errors["sort"] = _("„Sortierung“: bitte „Art“ oder „Engpass zuerst“ wählen.")
     params.filters = BoardFilters(
         kind=kind,
         planning_area=args.get("area") or None,
         age=age,
         gender=gender,
         uma=uma,
+        shortage_only=raw_shortage == "ja",
     )
     return params
 
@@ -103,3 +116,19 @@ def parse_day(args: MultiDict, name: str, label: str, errors: dict[str, str]) ->
             "„%(field)s“: „%(value)s“ ist kein gültiges Datum.", field=label, value=raw
         )
         return None
+
+
+def parse_forecast_days(args: MultiDict, errors: dict[str, str]) -> int:
+    """The forecast horizon ``forecast_days`` (1 to 28, default 14); a bad value is
+    reported in ``errors`` and the default is used."""
+    raw = (args.get("forecast_days") or "").strip()
+    if not raw:
+        return DEFAULT_DAYS
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_DAYS:
+        return int(raw)
+    errors["forecast_days"] = _(
+        "„%(field)s“: bitte eine ganze Zahl von 1 bis %(max)s angeben.",
+        field=_("Prognose für Tage"),
+        max=MAX_DAYS,
+    )
+    return DEFAULT_DAYS

@@ -16,7 +16,7 @@ from flask_login import current_user, login_required
 
 from placement.extensions import db
 from placement.facilities.forms import ActionForm, CapacityForm, FacilityForm
-from placement.facilities.params import parse_at, parse_day
+from placement.facilities.params import parse_at, parse_day, parse_forecast_days
 from placement.formatting import format_local
 from placement.messages import error_message
 from placement.services.accounts import permissions
@@ -24,7 +24,7 @@ from placement.services.accounts.permissions import Permission
 from placement.services.errors import BadInput, Forbidden, NotFound, PlacementError
 from placement.services.facilities import admin
 from placement.services.occupancy import capacity
-from placement.services.reporting import charts, facility_page
+from placement.services.reporting import charts, facility_page, forecasts
 from placement.timeutil import from_local, local
 from placement.timeutil import now as utc_now
 from placement.views import actor, show_error
@@ -71,6 +71,7 @@ def show(facility_id: int):
         chart_from = chart_until = None
     if chart_from and not chart_until:
         chart_until = min(chart_from + timedelta(days=89), local(params.instant).date())
+    forecast_days = parse_forecast_days(request.args, params.errors)
     try:
         page = facility_page.facility_page(
             actor(),
@@ -79,6 +80,7 @@ def show(facility_id: int):
             chart_from=chart_from,
             chart_until=chart_until,
             as_of=params.as_of,
+            forecast_days=forecast_days,
         )
     except BadInput as error:
         # A future or too early "as of": say so at the field and show the current state.
@@ -88,7 +90,12 @@ def show(facility_id: int):
         )
         params.instant, params.as_of = utc_now(), False
         page = facility_page.facility_page(
-            actor(), facility_id, params.instant, chart_from=chart_from, chart_until=chart_until
+            actor(),
+            facility_id,
+            params.instant,
+            chart_from=chart_from,
+            chart_until=chart_until,
+            forecast_days=forecast_days,
         )
     db.session.commit()  # the audit entry of a residents view
     chart = charts.occupancy_chart(
@@ -101,8 +108,11 @@ def show(facility_id: int):
             end=page.chart_until.strftime("%d.%m.%Y"),
         ),
         legend=(_("Höchststand je Tag"), _("Grenze"), _("belegbar")),
+        forecast=page.chart_forecast,
+        forecast_legend=(_("Prognose (erwartet)"), _("80-%-Band"), _("jetzt")),
     )
     may_manage = admin.may_manage(actor(), facility_id)
+    warn_days, warn_p = forecasts.warning_settings()  # the alert rule's, office-wide
     return render_template(
         "facilities/show.html",
         page=page,
@@ -115,7 +125,11 @@ def show(facility_id: int):
         confirmed_by=admin.confirmed_by(page.facility) if page.facility.confirmed_at else None,
         confirmation_stale=capacity.confirmation_stale(page.facility.confirmed_at),
         stale_hours=current_app.config["FACILITY_CONFIRMATION_STALE_HOURS"],
-    )
+        forecast_days=forecast_days,
+        forecast_typed=request.args.get("forecast_days", ""),
+        warn_days=warn_days,
+        warn_p=warn_p,
+    ), (422 if params.errors else 200)
 
 
 # --- administration ------------------------------------------------------------------------

@@ -24,7 +24,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from placement.models.enums import DistributionResult, EndReason, Gender, LegalBasis, choices
+from placement.models.enums import (
+    DistributionResult,
+    EndReason,
+    Gender,
+    LegalBasis,
+    PlannedEndKind,
+    choices,
+)
 from placement.services.intake.rules import (
     MAX_FILE_NUMBER_LENGTH,
     MAX_NOTE_LENGTH,
@@ -40,6 +47,15 @@ GENDER_CHOICES = [
 ]
 UMA_CHOICES = [("0", _l("nein")), ("1", _l("ja (unbegleitet)"))]
 REQUIRED = _l("Bitte ausfüllen.")
+PLANNED_END_LABEL = _l("Voraussichtliches Ende am")
+PLANNED_END_KIND_LABEL = _l("Art des Endes")
+PLANNED_END_HINT = _l("Wenn bekannt, z. B. Übergabe nach §42b oder Beginn der Anschlusshilfe.")
+
+
+def planned_end_kind_field() -> SelectField:
+    return SelectField(
+        PLANNED_END_KIND_LABEL, choices=[("", "–"), *choices(PlannedEndKind)], default=""
+    )
 
 
 class ChildForm(Form):
@@ -136,6 +152,10 @@ class AdmissionForm(FlaskForm):
     override_reason = TextAreaField(
         _l("Grund für Aufnahme außerhalb des Profils"), render_kw={"maxlength": MAX_REASON_LENGTH}
     )
+    planned_end_on = DateField(
+        PLANNED_END_LABEL, validators=[Optional()], description=PLANNED_END_HINT
+    )
+    planned_end_kind = planned_end_kind_field()
     confirm = HiddenField(default="")
     form_token = HiddenField(default="")
     submit = SubmitField(_l("Aufnehmen"))
@@ -190,6 +210,7 @@ STAY_FORM_PREFIXES = {
     "move": "move",
     "correct": "correct",
     "distribution": "distribution",
+    "planned_end": "planned_end",
 }
 
 
@@ -242,3 +263,15 @@ class DistributionForm(FlaskForm):
     )
     age_assessed_on = DateField(_l("Alterseinschätzung (§ 42f) am"), validators=[Optional()])
     submit = SubmitField(_l("§ 42a-Angaben speichern"))
+
+
+class PlannedEndForm(FlaskForm):
+    """When and why an open stay is planned to end (empty date: no planned end)."""
+
+    planned_end_on = DateField(
+        PLANNED_END_LABEL,
+        validators=[Optional()],
+        description=_l("Leer lassen und speichern, um das geplante Ende zu löschen."),
+    )
+    planned_end_kind = planned_end_kind_field()
+    submit = SubmitField(_l("Geplantes Ende speichern"))

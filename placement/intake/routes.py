@@ -24,6 +24,7 @@ from placement.intake.forms import (
     DistributionForm,
     MoveForm,
     PlaceSearchForm,
+    PlannedEndForm,
     ReservationForm,
     UndoDischargeForm,
 )
@@ -360,6 +361,8 @@ def _admission_request(form: AdmissionForm, reservation_id: int | None) -> Admis
         override_reason=form.override_reason.data or None,
         confirmation=form.confirm.data or None,
         form_token=form.form_token.data or None,
+        planned_end_on=form.planned_end_on.data,
+        planned_end_kind=form.planned_end_kind.data or None,
     )
 
 
@@ -465,6 +468,14 @@ def _stay_page(stay_id: int, status: int = 200, discharge_preview=None, **forms)
             "age_assessed_on": stay.age_assessed_on,
         },
     )
+    planned_end = forms.get("planned_end") or PlannedEndForm(
+        formdata=None,
+        prefix=PREFIX["planned_end"],
+        data={
+            "planned_end_on": stay.planned_end_on,
+            "planned_end_kind": stay.planned_end_kind.value if stay.planned_end_kind else "",
+        },
+    )
     return render_template(
         "intake/stay.html",
         page=page,
@@ -483,6 +494,7 @@ def _stay_page(stay_id: int, status: int = 200, discharge_preview=None, **forms)
         move_form=move_form,
         correction_form=correction,
         distribution_form=distribution,
+        planned_end_form=planned_end,
         history_entry=history_entry,
         error_message=error_message,
     ), status
@@ -639,3 +651,31 @@ def distribution(stay_id: int):
         except PlacementError as error:
             show_error(form, error)
     return _stay_page(stay_id, 422, distribution=form)
+
+
+@bp.post("/stays/<int:stay_id>/planned-end")
+@login_required
+def planned_end(stay_id: int):
+    """Set, change or clear when and why an open stay is planned to end (the forecast
+    counts the youth out on that day)."""
+    stays.require_access(actor(), stay_id, Permission.DISCHARGE)  # before the form is read
+    form = PlannedEndForm(prefix=PREFIX["planned_end"])
+    if form.validate_on_submit():
+        try:
+            stay = stays.set_planned_end(
+                actor(),
+                stay_id,
+                planned_end_on=form.planned_end_on.data,
+                kind=form.planned_end_kind.data or None,
+            )
+            db.session.commit()
+            flash(
+                _("Geplantes Ende gespeichert.")
+                if stay.planned_end_on is not None
+                else _("Geplantes Ende gelöscht."),
+                "success",
+            )
+            return redirect(url_for("intake.stay", stay_id=stay_id))
+        except PlacementError as error:
+            show_error(form, error)
+    return _stay_page(stay_id, 422, planned_end=form)

@@ -19,17 +19,21 @@ bp = Blueprint("main", __name__)
 @login_required
 def index():
     """Start page: every active facility with its occupancy now or as of ``at`` (counts
-    only), filtered by kind, planning area and youth profile, with totals."""
+    only) and its expected shortage (forecast), filtered by kind, planning area, youth
+    profile and shortage, with totals."""
     params = parse_board(request.args)
+    board_options = {"with_forecast": True, "order": params.order}
     try:
-        board = overview.board_at(actor(), params.instant, params.filters, as_of=params.as_of)
+        board = overview.board_at(
+            actor(), params.instant, params.filters, as_of=params.as_of, **board_options
+        )
     except BadInput as error:
         # A future or too early "as of": say so at the field and show the current state.
         params.errors["at"] = " ".join(
             (error_message(error, _("Stand")), _("Angezeigt wird der aktuelle Stand."))
         )
         params.instant, params.as_of = utcnow(), False
-        board = overview.board_at(actor(), params.instant, params.filters)
+        board = overview.board_at(actor(), params.instant, params.filters, **board_options)
     return render_template(
         "main/index.html",
         board=board,

@@ -60,6 +60,14 @@ class EndReason(StrEnum):
     OTHER = "other"
 
 
+class PlannedEndKind(StrEnum):
+    """Why a stay is planned to end on a given day (the forecast counts it out that day)."""
+
+    HANDOVER_42B = "42b"  # hand-over after distribution (§42b)
+    FOLLOW_ON = "follow_on"  # follow-on help starts
+    OTHER = "other"
+
+
 class Role(StrEnum):
     ON_CALL = "on_call"
     FACILITY_MANAGER = "facility_manager"
@@ -158,6 +166,9 @@ LABELS: list[tuple[StrEnum, object]] = [
     (EndReason.HOSPITAL, _l("Krankenhaus / Psychiatrie")),
     (EndReason.TRANSFER, _l("Verlegung in andere Einrichtung")),
     (EndReason.OTHER, _l("sonstiger Grund")),
+    (PlannedEndKind.HANDOVER_42B, _l("Übergabe nach §42b")),
+    (PlannedEndKind.FOLLOW_ON, _l("Anschlusshilfe ab")),
+    (PlannedEndKind.OTHER, _l("Sonstiges")),
     (Role.ON_CALL, _l("Bereitschaftsdienst")),
     (Role.FACILITY_MANAGER, _l("Einrichtungsleitung")),
     (Role.DEPARTMENT_HEAD, _l("Abteilungsleitung")),

@@ -8,7 +8,13 @@ from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placement.models.base import Base, UTCDateTime, utcnow
-from placement.models.enums import DistributionResult, EndReason, LegalBasis, db_enum
+from placement.models.enums import (
+    DistributionResult,
+    EndReason,
+    LegalBasis,
+    PlannedEndKind,
+    db_enum,
+)
 
 
 class Stay(Base):
@@ -25,6 +31,10 @@ class Stay(Base):
             "(end_at IS NULL AND end_reason IS NULL) OR "
             "(end_at IS NOT NULL AND end_reason IS NOT NULL)",
             name="end_reason_with_end",
+        ),
+        CheckConstraint(
+            "planned_end_kind IS NULL OR planned_end_on IS NOT NULL",
+            name="planned_end_kind_with_date",
         ),
         Index(
             "uq_stay_one_open_per_youth",
@@ -65,6 +75,15 @@ class Stay(Base):
         db_enum(DistributionResult, "distribution_result")
     )
     age_assessed_on: Mapped[date | None] = mapped_column(Date)
+    # The local day the stay is planned to end (hand-over after §42b, follow-on help from):
+    # the forecast counts the youth out on that day.
+    planned_end_on: Mapped[date | None] = mapped_column(Date)
+    planned_end_kind: Mapped[PlannedEndKind | None] = mapped_column(
+        db_enum(PlannedEndKind, "planned_end_kind")
+    )
+    # When the planned end was last set: a replay of the past (forecast backtest) uses a
+    # planned end only if it was known at the replayed instant.
+    planned_end_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

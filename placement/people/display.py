@@ -24,6 +24,8 @@ FIELD_LABELS = {
     "distribution_reported_on": _l("Zur Verteilung gemeldet am"),
     "distribution_result": _l("Ergebnis der Verteilung"),
     "age_assessed_on": _l("Alterseinschätzung (§ 42f) am"),
+    "planned_end_on": _l("Geplantes Ende"),
+    "planned_end_kind": _l("Art des Endes"),
 }
 
 STATUS_LABELS = {
@@ -68,6 +70,16 @@ def history_entry(entry: HistoryEntry) -> dict[str, Any]:
             lines.append(
                 _("Aufnahme außerhalb des Profils, Grund: %(reason)s", reason=entry.reason)
             )
+        planned = {c.field: c.after for c in entry.changes}
+        if planned.get("planned_end_on") is not None:
+            kind = planned.get("planned_end_kind")
+            lines.append(
+                _(
+                    "Geplantes Ende: %(day)s%(kind)s",
+                    day=shown(planned["planned_end_on"]),
+                    kind=f" ({shown(kind)})" if kind is not None else "",
+                )
+            )
     elif entry.kind == "recorded":
         title = _("Aufenthalt in %(facility)s erfasst", facility=entry.facility)
         lines.append(_("ab %(when)s", when=shown(entry.when)))
@@ -106,6 +118,9 @@ def history_entry(entry: HistoryEntry) -> dict[str, Any]:
         lines.extend(change_line(c) for c in entry.changes)
         if entry.reason:
             lines.append(_("Grund: %(reason)s", reason=entry.reason))
+    elif entry.kind == "planned_end":
+        title = _("Geplantes Ende (%(facility)s)", facility=entry.facility)
+        lines.extend(change_line(c) for c in entry.changes)
     else:
         title = _("§ 42a-Verfahren (%(facility)s)", facility=entry.facility)
         lines.extend(change_line(c) for c in entry.changes)

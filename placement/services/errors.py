@@ -140,6 +140,12 @@ class Code(StrEnum):
     DATE_IN_FUTURE = "date_in_future"
     DATE_BEFORE_ADMISSION = "date_before_admission"
     NOT_A_42A_STAY = "not_a_42a_stay"
+    # planned end of a stay (forecast)
+    PLANNED_END_BEFORE_ADMISSION = "planned_end_before_admission"
+    PLANNED_END_IN_PAST = "planned_end_in_past"
+    PLANNED_END_KIND_WITHOUT_DATE = "planned_end_kind_without_date"
+    # forecast
+    FORECAST_ONE_SUBJECT = "forecast_one_subject"
     # capacity periods
     NEGATIVE_PLACES = "negative_places"
     CEILING_NOT_ABOVE_LICENSED = "ceiling_not_above_licensed"

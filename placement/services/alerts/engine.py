@@ -173,12 +173,28 @@ def apply(found: list[Finding], instant: datetime, rules: list[str] | None = Non
             alert.status = AlertStatus.RESOLVED
             alert.resolved_at = instant
             result.resolved += 1
+            if _superseded(alert):
+                alert.last_notified_at = instant  # handed over: its resolution is not news
         # The resolved notice waits out the flapping grace: an alert that fires again
         # within it goes on in silence, as if it had never stopped.
         due = alert.resolved_at is not None and instant - alert.resolved_at >= grace
         if due and _resolution_unannounced(alert):
             result.notifications += _announce_resolution(alert, instant)
     return result
+
+
+def _superseded(alert: Alert) -> bool:
+    """Whether the rule that takes over from the alert's rule fires for its subject now
+    (an early warning that came true goes on as the over-occupancy alert)."""
+    successor = RULES[alert.rule].superseded_by
+    if successor is None:
+        return False
+    query = select(Alert.id).where(
+        Alert.rule == successor,
+        Alert.subject == alert.subject,
+        Alert.status == AlertStatus.FIRING,
+    )
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def _resolution_unannounced(alert: Alert) -> bool:

@@ -15,6 +15,7 @@ from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.alerts.rules import RULES
 from placement.services.errors import BadInput, Code, NotFound, RuleViolation
+from placement.services.forecast import MAX_DAYS
 from placement.services.intake.rules import reason_text
 from placement.timeutil import now as utc_now
 
@@ -125,6 +126,7 @@ def code_of_rule(rule: str) -> str:
 EDITABLE: dict[str, dict[str, tuple[type, float, float]]] = {
     # rule -> parameter -> (type, lowest, highest)
     "near_full": {"share": (float, 0.5, 1.0)},
+    "forecast_over": {"days": (int, 1, MAX_DAYS), "probability": (float, 0.1, 0.99)},
     "no_place_for_profile": {"threshold": (int, 0, 50)},
     "report_42a": {"warn_working_days": (int, 0, 6)},
     "distribution_42a": {"warn_days": (int, 0, 14)},

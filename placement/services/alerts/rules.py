@@ -4,6 +4,7 @@ with the defaults below."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,24 +16,23 @@ from sqlalchemy.orm import selectinload
 
 from placement.extensions import db
 from placement.models import Facility, Reservation, ReservationStatus, Stay
-from placement.models.alert import AlertSetting
-from placement.models.enums import FacilityKind, LegalBasis, UmaPolicy
+from placement.models.alert import Alert, AlertSetting
+from placement.models.enums import AlertStatus, FacilityKind, LegalBasis, UmaPolicy
+from placement.services import forecast
 from placement.services.intake.deadlines import EMERGENCY_KINDS, add_months, eighteenth_birthday
 from placement.services.intake.rules import berlin_day
 from placement.services.intake.workdays import add_working_days, working_days_between
 from placement.services.occupancy.core import PlaceState
 from placement.services.occupancy.queries import place_states_at, state_of
+from placement.timeutil import now as utc_now
+
+log = logging.getLogger(__name__)
 
 CRITICAL, WARNING, INFO = 3, 2, 1
 
-DEFAULT_PROFILES = [
-    {"key": "uma_boys_14_17", "label": "umA-Jungen 14–17", "age_min": 14, "age_max": 17,
-     "genders": ["m"], "uma": True},
-    {"key": "girls_12_17", "label": "Mädchen 12–17", "age_min": 12, "age_max": 17,
-     "genders": ["f"], "uma": None},
-    {"key": "children_0_6", "label": "Kinder 0–6", "age_min": 0, "age_max": 6,
-     "genders": ["f", "m", "d"], "uma": None},
-]  # fmt: skip
+# The profiles the office watches: one list with the forecast's (copies: settings are JSON
+# an administrator may change per office).
+DEFAULT_PROFILES = [dict(profile) for profile in forecast.PROFILES.values()]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,9 @@ class Rule:
     find: Callable[[Rule, Context], list[Finding]]
     deadline: bool = False  # deadline alerts also go to the planning area's ASD team
     notify_resolved: bool = True
+    # An alert of this rule that stops because the other rule now fires for the same
+    # subject is handed over: no resolved notice (the warning came true, it was not lifted).
+    superseded_by: str | None = None
 
 
 def _facility_details(facility: Facility, state: PlaceState) -> dict[str, Any]:
@@ -139,6 +142,97 @@ def _near_full(rule: Rule, ctx: Context) -> list[Finding]:
                 )
             )
     return found
+
+
+# Once an early warning fires it holds while the chance stays within this margin below the
+# threshold, so that a probability wavering around it does not open episode after episode.
+FORECAST_HOLD_MARGIN = 0.1
+
+
+def _forecast_over(rule: Rule, ctx: Context) -> list[Finding]:
+    """Expected to exceed the licensed places (or the ceiling in force) within ``days`` days
+    with a probability of at least ``probability``. A facility over its limit already is
+    the over-occupancy rule's business, not this one's."""
+    watched = {}
+    for facility in ctx.facilities:
+        params = ctx.params(rule, facility.id)
+        if params["enabled"] and not state_of(ctx.states, facility.id).over_capacity:
+            watched[facility.id] = (facility, params)
+    if not watched:
+        return []
+    firing = {
+        alert.facility_id: alert
+        for alert in db.session.scalars(
+            select(Alert).where(Alert.rule == rule.code, Alert.status == AlertStatus.FIRING)
+        )
+    }
+    horizon = min(max(int(p["days"]) for _, p in watched.values()), forecast.MAX_DAYS)
+    # A forecast starts from what is known: a check of a later instant (a test, a clock
+    # ahead) sees the forecast from now.
+    start = min(ctx.instant, utc_now())
+    try:
+        with db.session.begin_nested():  # a failed query must not end the check's transaction
+            projected = forecast.project_facilities(list(watched), at=start, days=horizon)
+    except Exception:
+        # The other rules must run whatever happens here; the early warnings stay as they
+        # were (neither resolved nor raised) until the forecast works again.
+        log.exception("forecast for the early-warning rule failed")
+        return [_held(rule, alert) for alert in firing.values()]
+    found = []
+    for facility_id, (facility, params) in watched.items():
+        projection = projected.get(facility_id)
+        if projection is None:
+            continue
+        probability = float(params["probability"])
+        if facility_id in firing:
+            probability = max(probability - FORECAST_HOLD_MARGIN, 0.01)
+        day = forecast.first_shortage(
+            projection, within_days=int(params["days"]), probability=probability
+        )
+        if day is None:
+            continue
+        found.append(
+            Finding(
+                rule.code,
+                f"facility:{facility_id}",
+                WARNING,
+                _forecast_details(facility, projection, day),
+                facility_id,
+                planning_area=facility.planning_area,
+            )
+        )
+    return found
+
+
+def _held(rule: Rule, alert: Alert) -> Finding:
+    """A firing alert as it stands (its last details)."""
+    return Finding(
+        rule.code,
+        alert.subject,
+        alert.severity,
+        dict(alert.details),
+        alert.facility_id,
+        planning_area=alert.planning_area,
+    )
+
+
+def _forecast_details(
+    facility: Facility, projection: forecast.Forecast, day: forecast.ForecastDay
+) -> dict[str, Any]:
+    """What the mail says why: the day, its chance, the admission rate and planned ends."""
+    return {
+        "facility": facility.name,
+        "limit": day.limit,
+        "date": day.date.isoformat(),
+        "percent": round(day.chance * 100),
+        "expected": round(day.expected, 1),
+        "occupied": projection.occupied_now,
+        "admissions_per_day": round(projection.admissions_per_day, 1),
+        "planned_ends": projection.planned_ends,
+        "coming_of_age_ends": projection.coming_of_age_ends,
+        "horizon": len(projection.days),
+        "window_weeks": projection.window_weeks,
+    }
 
 
 def _accepts(facility: Facility, profile: dict[str, Any]) -> bool:
@@ -329,6 +423,12 @@ RULES: dict[str, Rule] = {
         Rule("over_occupancy", {"enabled": True}, _over_occupancy),
         Rule("near_full", {"enabled": True, "share": 0.9}, _near_full),
         Rule(
+            "forecast_over",
+            {"enabled": True, "days": 7, "probability": 0.7},
+            _forecast_over,
+            superseded_by="over_occupancy",
+        ),
+        Rule(
             "no_place_for_profile",
             {"enabled": True, "threshold": 0, "profiles": DEFAULT_PROFILES},
             _no_place_for_profile,
@@ -354,6 +454,18 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+
+
+def office_params(code: str) -> dict[str, Any]:
+    """A rule's office-wide parameters: its defaults, overridden by the office-wide setting
+    (what the overview's early warning shows, so that it cannot drift from the rule's)."""
+    merged = dict(RULES[code].defaults)
+    setting = db.session.scalar(
+        select(AlertSetting).where(AlertSetting.rule == code, AlertSetting.facility_id.is_(None))
+    )
+    if setting is not None:
+        merged.update(setting.params or {})
+    return merged
 
 
 def context(instant: datetime) -> Context:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from placement.extensions import db
 from placement.models import Facility, FormSubmission, Reservation, ReservationStatus, Stay, Youth
-from placement.models.enums import Gender, LegalBasis
+from placement.models.enums import Gender, LegalBasis, PlannedEndKind
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import BadInput, Code, Conflict, OverrideRequired, RuleViolation
@@ -99,6 +99,9 @@ class AdmissionRequest:
     override_reason: str | None = None
     confirmation: str | None = None
     form_token: str | None = None
+    # The local day the stay is planned to end and why (the forecast counts it out then).
+    planned_end_on: date | None = None
+    planned_end_kind: PlannedEndKind | str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,8 @@ class _Resolved:
     override: str | None
     reservation: Reservation | None
     start_notices: list[Notice]
+    planned_end_on: date | None = None
+    planned_end_kind: PlannedEndKind | None = None
 
 
 def _reservation(request: AdmissionRequest) -> Reservation | None:
@@ -290,6 +295,28 @@ def _spend_form_token(actor: audit.Actor, token: str | None) -> FormSubmission |
         _check_form_token(token)
         raise
     return submission
+
+
+def _planned_end(
+    request: AdmissionRequest, instant: datetime, current: datetime
+) -> tuple[date | None, PlannedEndKind | None]:
+    """The planned end as the stay will carry it: a kind only with a day, the day not
+    before the admission's local day nor before today."""
+    kind = (
+        code_of(PlannedEndKind, request.planned_end_kind, "planned_end_kind")
+        if request.planned_end_kind
+        else None
+    )
+    day = request.planned_end_on
+    if day is None:
+        if kind is not None:
+            raise RuleViolation(Code.PLANNED_END_KIND_WITHOUT_DATE, "planned_end_on")
+        return None, None
+    if day < berlin_day(instant):
+        raise RuleViolation(Code.PLANNED_END_BEFORE_ADMISSION, "planned_end_on")
+    if day < berlin_day(current):
+        raise RuleViolation(Code.PLANNED_END_IN_PAST, "planned_end_on")
+    return day, kind
 
 
 def _resolve(request: AdmissionRequest) -> _Resolved:
@@ -344,6 +371,7 @@ def _resolve(request: AdmissionRequest) -> _Resolved:
                     )
                 references.add(checked.reference.lower())
             members.append(_Member(prefix, None, checked))
+    planned_on, planned_kind = _planned_end(request, instant, current)
     uma = members[0].person.uma
     basis = (
         code_of(LegalBasis, request.legal_basis, "legal_basis")
@@ -358,6 +386,8 @@ def _resolve(request: AdmissionRequest) -> _Resolved:
         override,
         reservation,
         start_notices(request.start, instant, current),
+        planned_on,
+        planned_kind,
     )
 
 
@@ -447,6 +477,10 @@ def _confirmation(
         sorted(w.code.value for w in warnings),
         [member.duplicates for member in members],
         sorted(f"{n.code.value}@{n.field}" for n in notices),
+        [
+            resolved.planned_end_on.isoformat() if resolved.planned_end_on else None,
+            resolved.planned_end_kind.value if resolved.planned_end_kind else None,
+        ],
     ]
     return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:20]
 
@@ -499,6 +533,10 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
             start_at=resolved.instant,
             override_reason=resolved.override,
         )
+        if resolved.planned_end_on is not None:
+            stay.planned_end_on = resolved.planned_end_on
+            stay.planned_end_kind = resolved.planned_end_kind
+            stay.planned_end_recorded_at = utc_now()
         stays.release_absconding_hold(youth.id, resolved.instant)
         admitted.append(stay)
     first = admitted[0]
@@ -512,6 +550,11 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
         "warnings": [w.code.value for w in warnings],
         "reservation_id": request.reservation_id,
     }
+    if resolved.planned_end_on is not None:
+        after["planned_end_on"] = resolved.planned_end_on.isoformat()
+        after["planned_end_kind"] = (
+            resolved.planned_end_kind.value if resolved.planned_end_kind else None
+        )
     if current.notices:  # what was confirmed: a backdated start, a person of full age
         after["confirmed"] = sorted({n.code.value for n in current.notices})
     if group is not None:

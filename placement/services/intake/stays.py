@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 
 from placement.extensions import db
 from placement.models import Stay, Youth
-from placement.models.enums import DistributionResult, EndReason, LegalBasis
+from placement.models.enums import DistributionResult, EndReason, LegalBasis, PlannedEndKind
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import (
@@ -209,6 +209,37 @@ def record_distribution(
     if after == before:
         raise RuleViolation(Code.NOTHING_CHANGED)
     audit.record(actor, "stay.distribution", stay, before=before, after=after)
+    return stay
+
+
+def set_planned_end(
+    actor: audit.Actor,
+    stay_id: int,
+    *,
+    planned_end_on: date | None,
+    kind: PlannedEndKind | str | None = None,
+) -> Stay:
+    """Set or clear (``planned_end_on=None``) the local day an open stay is planned to end
+    and why ("Übergabe nach §42b am", "Anschlusshilfe ab"): the forecast counts the youth
+    out on that day. A day before the admission or before today is refused."""
+    stay = require_access(actor, stay_id, Permission.DISCHARGE)
+    if stay.end_at is not None:
+        raise Conflict(Code.STAY_CLOSED, "stay_id")
+    end_kind = code_of(PlannedEndKind, kind, "planned_end_kind") if kind else None
+    if planned_end_on is None and end_kind is not None:
+        raise RuleViolation(Code.PLANNED_END_KIND_WITHOUT_DATE, "planned_end_on")
+    if planned_end_on is not None:
+        if planned_end_on < berlin_day(stay.start_at):
+            raise RuleViolation(Code.PLANNED_END_BEFORE_ADMISSION, "planned_end_on")
+        if planned_end_on < berlin_day(utc_now()):
+            raise RuleViolation(Code.PLANNED_END_IN_PAST, "planned_end_on")
+    if (stay.planned_end_on, stay.planned_end_kind) == (planned_end_on, end_kind):
+        raise RuleViolation(Code.NOTHING_CHANGED)
+    before = audit.snapshot(stay)
+    stay.planned_end_on = planned_end_on
+    stay.planned_end_kind = end_kind
+    stay.planned_end_recorded_at = utc_now() if planned_end_on is not None else None
+    audit.record(actor, "stay.planned_end", stay, before=before, after=audit.snapshot(stay))
     return stay
 
 

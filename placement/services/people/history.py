@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from placement.extensions import db
 from placement.models import AuditEvent, Facility, Stay, User
-from placement.models.enums import DistributionResult, EndReason, LegalBasis
+from placement.models.enums import DistributionResult, EndReason, LegalBasis, PlannedEndKind
 from placement.services.accounts.permissions import PersonScope
 from placement.services.people.scope import scoped_stays
 
@@ -27,6 +27,7 @@ ACTIONS = (
     "stay.discharge",
     "stay.undo_discharge",
     "stay.distribution",
+    "stay.planned_end",
 )
 # Snapshot columns a correction or the §42a procedure can change, in the order shown.
 SHOWN_FIELDS = (
@@ -39,13 +40,16 @@ SHOWN_FIELDS = (
     "distribution_reported_on",
     "distribution_result",
     "age_assessed_on",
+    "planned_end_on",
+    "planned_end_kind",
 )
 _INSTANTS = {"start_at", "end_at", "place_held_until"}
-_DATES = {"distribution_reported_on", "age_assessed_on"}
+_DATES = {"distribution_reported_on", "age_assessed_on", "planned_end_on"}
 _CODES: dict[str, Any] = {
     "legal_basis": LegalBasis,
     "end_reason": EndReason,
     "distribution_result": DistributionResult,
+    "planned_end_kind": PlannedEndKind,
 }
 
 
@@ -61,7 +65,7 @@ class Change:
 @dataclass(frozen=True)
 class HistoryEntry:
     """One event: ``kind`` is admit, recorded, move, correct, discharge, undo_discharge,
-    distribution or ended (an end known from the stay only)."""
+    distribution, planned_end or ended (an end known from the stay only)."""
 
     kind: str
     at: datetime  # when it was recorded (for entries from the stay: when it happened)
@@ -180,6 +184,7 @@ def youth_history(youth_id: int, visible: PersonScope, instant: datetime) -> lis
                     when=recorded_start.get(stay.id) or stay.start_at,
                     legal_basis=stay.legal_basis,
                     reason=event.reason,
+                    changes=_changes(event, facilities),  # a planned end given on admission
                 )
             )
         elif event.action == "stay.create":
@@ -245,12 +250,12 @@ def youth_history(youth_id: int, visible: PersonScope, instant: datetime) -> lis
                     end_reason=_value("end_reason", before.get("end_reason"), facilities),
                 )
             )
-        else:  # stay.correct, stay.distribution
+        else:  # stay.correct, stay.distribution, stay.planned_end
             if "end_at" in after and after.get("end_at") is not None:
                 ended.add(stay.id)
             entries.append(
                 HistoryEntry(
-                    "correct" if event.action == "stay.correct" else "distribution",
+                    event.action.removeprefix("stay."),
                     event.at,
                     stay.id,
                     here,

@@ -3,7 +3,8 @@ over-occupancy episodes and, for those who may see persons, the residents (audit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, OverOccupancyEvent, Stay, Youth
 from placement.models.enums import Gender, LegalBasis
+from placement.services import forecast as forecasting
 from placement.services.accounts import audit, permissions
 from placement.services.accounts.permissions import Permission, PersonScope
 from placement.services.errors import Code, NotFound
@@ -32,8 +34,8 @@ from placement.services.occupancy.queries import (
     reservations_at,
     stays_covering,
 )
-from placement.services.reporting import history
-from placement.services.reporting.reports import daily_stats
+from placement.services.reporting import forecasts, history
+from placement.services.reporting.reports import berlin_midnight, daily_stats
 from placement.timeutil import local
 
 CHART_DAYS = 90
@@ -78,10 +80,46 @@ class FacilityPage:
     chart_from: date
     chart_until: date
     address_visible: bool
+    # The forecast from the instant shown (None for a closed facility), and the first day
+    # it expects the facility over its limit (the overview's early warning).
+    forecast: forecasting.Forecast | None = None
+    shortage: forecasts.Shortage | None = None
+    # The chart continues with the forecast when it ends on the instant's day.
+    chart_forecast: ChartForecast | None = None
 
     @property
     def period_id(self) -> int | None:
         return self.state.capacity.period_id if self.state.capacity else None
+
+
+@dataclass(frozen=True)
+class ChartForecast:
+    """A forecast as the chart draws it (``charts.ForecastLine``): from the instant it is
+    computed from (its day, the share of that day gone, the occupancy then) on."""
+
+    start_day: date
+    start_fraction: float
+    start_value: int
+    days: list[forecasting.ForecastDay]
+
+    @classmethod
+    def of(cls, projection: forecasting.Forecast) -> ChartForecast:
+        instant = projection.computed_at
+        day = local(instant).date()
+        start, end = berlin_midnight(day), berlin_midnight(day + timedelta(days=1))
+        fraction = (instant - start) / (end - start)
+        # The drawn band encloses the dashed line: a skewed count's mean can lie just
+        # beyond its 80 % band (e.g. 168.2 over a band of 168 .. 168); the chart then
+        # widens that day's band to the next whole place.
+        days = [
+            replace(
+                d,
+                low=min(d.low, math.floor(d.expected + 1e-9)),
+                high=max(d.high, math.ceil(d.expected - 1e-9)),
+            )
+            for d in projection.days
+        ]
+        return cls(day, min(max(fraction, 0.0), 1.0), projection.occupied_now, days)
 
 
 def facility_page(
@@ -92,16 +130,20 @@ def facility_page(
     chart_from: date | None = None,
     chart_until: date | None = None,
     as_of: bool = False,
+    forecast_days: int = forecasting.DEFAULT_DAYS,
 ) -> FacilityPage:
     """Everything the facility page shows as of ``instant``. Residents only for actors who
     may see persons; that view is written to the audit log. ``as_of``: the instant was
-    asked for, so it must lie within the data's range."""
+    asked for, so it must lie within the data's range. The forecast covers the
+    ``forecast_days`` days from ``instant`` (as of a past instant: from what was known
+    then), and continues the chart when the chart ends on the instant's day."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     facility = db.session.get(Facility, facility_id)
     if facility is None:
         raise NotFound(Code.UNKNOWN_FACILITY, "facility_id")
     if as_of:
         history.check_instant(instant)
+    forecasts.check_days(forecast_days, "forecast_days")
     ids = [facility_id]
     periods = db.session.scalars(
         select(CapacityPeriod)
@@ -132,6 +174,18 @@ def facility_page(
     chart_until = chart_until or local(instant).date()
     chart_from = chart_from or chart_until - timedelta(days=CHART_DAYS - 1)
     chart = daily_stats(chart_from, chart_until, facility_ids=ids).get(facility_id, [])
+    projection = shortage = chart_forecast = None
+    if facility.active:
+        projection = forecasts.facility_projection(
+            facility_id, days=forecast_days, at=instant if as_of else None
+        )
+        within, probability = forecasts.warning_settings()
+        day = forecasting.first_shortage(projection, within_days=within, probability=probability)
+        if day is not None:
+            in_days = max(0, (day.date - local(instant).date()).days)
+            shortage = forecasts.Shortage(day, in_days, state.over_capacity)
+        if chart_until == local(instant).date():
+            chart_forecast = ChartForecast.of(projection)
     return FacilityPage(
         facility=facility,
         state=state,
@@ -143,6 +197,9 @@ def facility_page(
         chart_from=chart_from,
         chart_until=chart_until,
         address_visible=facility_info(actor, facility).address_visible,
+        forecast=projection,
+        shortage=shortage,
+        chart_forecast=chart_forecast,
     )
 
 

@@ -3,12 +3,14 @@
 Everything is reconstructed from stays and capacity periods, so the same function answers
 "now" and "as of" a past instant. The board runs a constant number of queries whatever the
 number of facilities (facilities, capacities, occupancy, reservations, holds, last change,
-areas)."""
+areas), plus, on the start page, the early warning "Engpass" from one batch forecast of
+the whole office (cached until the next write, ``reporting.forecasts``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -22,8 +24,16 @@ from placement.services.accounts.permissions import Permission
 from placement.services.occupancy.capacity import confirmation_stale
 from placement.services.occupancy.core import PlaceState
 from placement.services.occupancy.queries import last_changed_at, place_states_at, state_of
-from placement.services.reporting import history
+from placement.services.reporting import forecasts, history
+from placement.services.reporting.forecasts import Shortage
 from placement.timeutil import now as utc_now
+
+
+class BoardOrder(StrEnum):
+    """The order of the board's rows."""
+
+    KIND = "art"  # by kind label, then name
+    SHORTAGE = "engpass"  # expected shortages first, soonest and most likely first
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class BoardFilters:
     age: int | None = None
     gender: Gender | None = None
     uma: bool | None = None
+    # Only facilities with an expected shortage (the forecast's early warning).
+    shortage_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,8 @@ class BoardRow:
     last_changed: datetime | None = None
     # Figures not confirmed by the facility within FACILITY_CONFIRMATION_STALE_HOURS.
     confirmation_stale: bool = False
+    # The first day expected over the limit (None: none expected, or not forecast).
+    shortage: Shortage | None = None
 
 
 @dataclass
@@ -88,6 +102,16 @@ class Board:
     planning_areas: list[str] = field(default_factory=list)
     # German label per kind, looked up once (a lazy-gettext lookup per row is slow).
     kind_labels: dict[FacilityKind, str] = field(default_factory=dict)
+    # Whether the rows carry the forecast's early warning, and its settings.
+    forecast: bool = False
+    warn_days: int = 0
+    warn_probability: float = 0.0
+    order: BoardOrder = BoardOrder.KIND
+
+    @property
+    def shortages(self) -> int:
+        """Facilities shown with an expected shortage."""
+        return sum(1 for row in self.rows if row.shortage is not None)
 
     def _grouped(self, key) -> list[Totals]:
         groups: dict[str, Totals] = {}
@@ -138,10 +162,15 @@ def board_at(
     *,
     as_of: bool = False,
     field: str = "at",
+    with_forecast: bool = False,
+    order: BoardOrder = BoardOrder.KIND,
 ) -> Board:
     """Every active facility (or one with residents then) matching ``filters`` with its
-    places and last change at ``instant``, sorted by kind label and name. ``as_of``: the
-    instant was asked for (a history view), so it must lie within the data's range."""
+    places and last change at ``instant``, sorted by kind label and name (or expected
+    shortages first). ``as_of``: the instant was asked for (a history view), so it must lie
+    within the data's range. ``with_forecast``: each row with its expected shortage as the
+    forecast from ``instant`` sees it (as of a past instant: what it would have said then,
+    from what was known then); implied by the filter ``shortage_only``."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     if as_of:
         history.check_instant(instant, field)
@@ -163,16 +192,36 @@ def board_at(
     states = place_states_at(instant)
     changed = last_changed_at(instant) if facilities else {}
     # A facility closed since then still shows for a past instant at which it had residents.
+    shown = [f for f in facilities if f.active or state_of(states, f.id).occupied]
+    with_forecast = with_forecast or filters.shortage_only or order == BoardOrder.SHORTAGE
+    warn_days, warn_probability = forecasts.warning_settings()
+    found: dict[int, Shortage] = {}
+    if with_forecast:
+        # One (cached) batch projection of the office; closed houses admit nobody.
+        found = forecasts.shortages(
+            [f.id for f in shown if f.active],
+            instant,
+            over_now={f.id for f in shown if state_of(states, f.id).over_capacity},
+            as_of=as_of,
+        )
+        if filters.shortage_only:
+            shown = [f for f in shown if f.id in found]
     now = utc_now()
     rows = [
         BoardRow(
-            f, state_of(states, f.id), changed.get(f.id), confirmation_stale(f.confirmed_at, now)
+            f,
+            state_of(states, f.id),
+            changed.get(f.id),
+            confirmation_stale(f.confirmed_at, now),
+            found.get(f.id),
         )
-        for f in facilities
-        if f.active or state_of(states, f.id).occupied
+        for f in shown
     ]
     kind_labels = {kind: label(kind) for kind in FacilityKind}
     rows.sort(key=lambda r: (kind_labels[r.facility.kind], r.facility.name))
+    if order == BoardOrder.SHORTAGE:
+        # Stable: within the same day and probability, by kind and name.
+        rows.sort(key=_shortage_key)
     areas = db.session.scalars(
         select(Facility.planning_area)
         .where(Facility.active.is_(True), Facility.planning_area.is_not(None))
@@ -185,4 +234,15 @@ def board_at(
         filters=filters,
         planning_areas=list(areas),
         kind_labels=kind_labels,
+        forecast=with_forecast,
+        warn_days=warn_days,
+        warn_probability=warn_probability,
+        order=order,
     )
+
+
+def _shortage_key(row: BoardRow) -> tuple:
+    shortage = row.shortage
+    if shortage is None:
+        return (1, 0, 0.0)
+    return (0, shortage.in_days, -shortage.probability)

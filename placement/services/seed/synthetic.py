@@ -14,7 +14,11 @@ What it builds:
 - stay lengths scaled so that average occupancy is about 90 % of the licensed places, with
   facilities of uneven popularity: that produces realistic over-occupancy episodes, and an
   over-occupancy event is written for every admission that left a facility over its limit;
-- a few open reservations and places held after abscondings.
+- a few open reservations and places held after abscondings;
+- arrivals that are not uniform in time (``ArrivalPattern``): a yearly season (more in
+  autumn and winter), a weekday pattern (most on Mondays, fewest on Sundays), an autumn
+  wave of unaccompanied minors every year (strongest in autumn 2023, as in Leipzig) and a
+  few short bursts a year, so that forecasts and their backtest have something to find.
 
 Rows go in with bulk INSERTs in chunks; instead of one audit event per row a single summary
 event ("synthetic.seed") records the parameters and counts."""
@@ -86,6 +90,75 @@ EMERGENCY_KINDS = frozenset(
 )
 
 
+# Arrivals per weekday (Monday first) relative to the mean: offices and police bring more
+# youths in on Mondays and Fridays, fewer at weekends.
+WEEKDAY_FACTORS = (1.3, 1.1, 1.05, 1.05, 1.2, 0.7, 0.6)
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A stretch of days with ``factor`` times the usual arrivals (``uma``: only umA)."""
+
+    start: date
+    days: int
+    factor: float
+    uma: bool
+
+    def factor_on(self, day: date, uma: bool) -> float:
+        offset = (day - self.start).days
+        if offset < 0 or offset >= self.days or (self.uma and not uma):
+            return 1.0
+        # Rises and falls: a triangle that peaks in the middle of the stretch.
+        shape = 1 - abs(2 * (offset + 0.5) / self.days - 1)
+        return 1 + (self.factor - 1) * shape
+
+
+@dataclass(frozen=True)
+class ArrivalPattern:
+    """The arrival intensity relative to the mean: season x weekday x bursts."""
+
+    bursts: tuple[Burst, ...]
+
+    @classmethod
+    def make(cls, rng: random.Random, first: date, last: date) -> ArrivalPattern:
+        bursts = []
+        for year in range(first.year, last.year + 1):
+            # The autumn wave of unaccompanied minors; autumn 2023 was the strongest.
+            strength = 3.2 if year == 2023 else rng.uniform(1.6, 2.4)
+            bursts.append(Burst(date(year, 9, 1) + timedelta(days=rng.randint(-10, 20)),
+                                rng.randint(70, 100), strength, True))  # fmt: skip
+            for _ in range(3):  # short bursts (a closed house elsewhere, a raid ...)
+                start = date(year, 1, 1) + timedelta(days=rng.randint(0, 350))
+                bursts.append(Burst(start, rng.randint(7, 21), rng.uniform(1.6, 2.6), False))
+        return cls(tuple(bursts))
+
+    def intensity(self, day: date, uma: bool) -> float:
+        season = 1 + 0.2 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 300) / 365.25)
+        value = season * WEEKDAY_FACTORS[day.weekday()]
+        for burst in self.bursts:
+            value *= burst.factor_on(day, uma)
+        return value
+
+    def sampler(self, first: date, last: date, uma: bool) -> _ArrivalSampler:
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        table = {day: self.intensity(day, uma) for day in days}
+        return _ArrivalSampler(table, max(table.values()))
+
+
+@dataclass(frozen=True)
+class _ArrivalSampler:
+    table: dict[date, float]
+    bound: float
+
+    def arrival(self, rng: random.Random, history_start: datetime, span: float) -> datetime:
+        """An arrival instant drawn from the intensity (rejection sampling: a uniform
+        instant is kept with probability intensity / bound)."""
+        while True:
+            moment = history_start + timedelta(seconds=rng.random() * span)
+            if rng.random() * self.bound <= self.table[moment.astimezone(BERLIN).date()]:
+                return moment
+
+
 @dataclass(frozen=True)
 class SyntheticResult:
     facilities: int
@@ -142,7 +215,10 @@ def seed_synthetic(
         rng, youths, facility_rows, limits, history_start, horizon, mean_days
     )
     event_rows = _over_occupancy_events(stay_rows, limits)
-    reservation_rows = _reservations(rng, facility_rows, horizon)
+    # An own stream: changes to the history above do not move the reservations.
+    reservation_rows = _reservations(
+        random.Random(f"{seed}-reservations"), facility_rows, horizon, stay_rows, limits
+    )
 
     for row in facility_rows:
         del row["_licensed"], row["_weight"]
@@ -321,10 +397,18 @@ def _youths_and_stays(
     all_ids = [row["id"] for row in facility_rows]
     all_cumulative = list(_accumulate(row["_weight"] for row in facility_rows))
     kind_of = {row["id"]: row["kind"] for row in facility_rows}
+    weight_of = {row["id"]: row["_weight"] for row in facility_rows}
+    age_max_of = {row["id"]: row["age_max"] for row in facility_rows}
+    age_min_of = {row["id"]: row["age_min"] for row in facility_rows}
+    emergency_ids = [row["id"] for row in facility_rows if row["kind"] in EMERGENCY_KINDS]
     starts_of = {fid: [p.valid_from for p in periods] for fid, periods in limits.items()}
     reasons, reason_weights = zip(*END_REASONS, strict=True)
     chain_lengths, chain_weights = zip(*STAYS_PER_YOUTH, strict=True)
     span = (horizon - history_start).total_seconds()
+    first_day = history_start.astimezone(BERLIN).date()
+    last_day = horizon.astimezone(BERLIN).date()
+    pattern = ArrivalPattern.make(rng, first_day, last_day)
+    samplers = {uma: pattern.sampler(first_day, last_day, uma) for uma in (False, True)}
     sigma = 0.9
     mu = math.log(mean_days) - sigma * sigma / 2  # lognormal with the wanted mean
 
@@ -335,11 +419,11 @@ def _youths_and_stays(
     youth_rows: list[dict[str, Any]] = []
     pending: list[tuple[datetime, int, int, int]] = []  # (start, youth, position, chain)
     for number in range(1, count + 1):
-        arrival = history_start + timedelta(seconds=rng.random() * span)
-        arrival = arrival.replace(second=0, microsecond=0)
         age = rng.choices((rng.randint(0, 5), rng.randint(6, 11), rng.randint(12, 13),
                            rng.randint(14, 17)), (15, 15, 15, 55))[0]  # fmt: skip
         uma = age >= 14 and rng.random() < 0.45
+        arrival = samplers[uma].arrival(rng, history_start, span)
+        arrival = arrival.replace(second=0, microsecond=0)
         gender = (
             ("m" if rng.random() < 0.9 else "f")
             if uma
@@ -382,12 +466,28 @@ def _youths_and_stays(
         if facility_id is None:
             with_room = [f for f in ids if occupied[f] < limit_at(f, start)]
             emergency = [f for f in picks if kind_of[f] in EMERGENCY_KINDS]
-            if with_room and rng.random() < 0.7:
+            # Only a crunch (no fitting house has room, as in a burst) overfills a house:
+            # the office's overflow house for such a youth, the largest-share one of those
+            # that must take everyone (Inobhutnahme, Clearing, shelter). Over-occupancy
+            # builds up there with the pressure instead of being +1 noise everywhere.
+            # A group home or a foster family never takes one over its licence: when no
+            # emergency house fits the youth's profile, one that takes the age does.
+            if with_room:
                 facility_id = rng.choice(with_room)
             else:
-                facility_id = emergency[0] if emergency else picks[0]
+                emergency = [f for f in ids if kind_of[f] in EMERGENCY_KINDS] or [
+                    f for f in emergency_ids if age_min_of[f] <= age_now <= age_max_of[f]
+                ]
+                facility_id = max(emergency, key=weight_of.__getitem__) if emergency else picks[0]
+        adult_at = _berlin_midnight(_eighteenth_birthday(youth["birth_date"]))
+        if start >= adult_at:
+            continue  # of age by now: no longer placed in youth care
         length = timedelta(days=min(rng.lognormvariate(mu, sigma), 3 * 365))
         end = (start + max(length, timedelta(hours=2))).replace(second=0, microsecond=0)
+        # Houses that take youths up to 17 end the stay on the 18th birthday.
+        comes_of_age = age_max_of[facility_id] <= 17 and end > adult_at
+        if comes_of_age:
+            end = adult_at
         if uma and position == 0:
             basis = LegalBasis.P42A
         elif kind_of[facility_id] in (FacilityKind.GROUP_HOME, FacilityKind.UMA_GROUP_HOME):
@@ -411,22 +511,36 @@ def _youths_and_stays(
         occupied[facility_id] += 1
         if end >= horizon:
             continue  # still running: the youth's chain ends in an open stay
-        heapq.heappush(releases, (end, facility_id))
         row["end_at"] = row["updated_at"] = end
+        if comes_of_age:
+            row["end_reason"] = EndReason.COMING_OF_AGE
+            heapq.heappush(releases, (end, facility_id))
+            continue
         if position + 1 < chain and rng.random() < 0.6:
             row["end_reason"] = EndReason.TRANSFER
+            heapq.heappush(releases, (end, facility_id))
             heapq.heappush(pending, (end, number, position + 1, chain))
             continue
         reason = rng.choices(reasons, reason_weights)[0]
         row["end_reason"] = reason
         if reason == EndReason.ABSCONDED:
             row["place_held_until"] = end + timedelta(days=rng.randint(1, 3))
+        # A held place counts as occupied (as the capacity core counts it): it is free
+        # for the next youth only when the hold ends.
+        heapq.heappush(releases, (row["place_held_until"] or end, facility_id))
         if position + 1 < chain:
             gap = timedelta(days=rng.uniform(14, 400))
             heapq.heappush(
                 pending, ((end + gap).replace(microsecond=0), number, position + 1, chain)
             )
     return youth_rows, stay_rows
+
+
+def _eighteenth_birthday(birth: date) -> date:
+    try:
+        return birth.replace(year=birth.year + 18)
+    except ValueError:  # born on 29 February
+        return date(birth.year + 18, 3, 1)
 
 
 def _accumulate(values):
@@ -469,10 +583,21 @@ def _over_occupancy_events(stay_rows, limits) -> list[dict[str, Any]]:
     return events
 
 
-def _reservations(rng: random.Random, facility_rows, horizon: datetime) -> list[dict[str, Any]]:
+def _reservations(
+    rng: random.Random, facility_rows, horizon: datetime, stay_rows, limits
+) -> list[dict[str, Any]]:
+    """A few places held for announced arrivals, made in the last hours of the history, in
+    houses with a free place (the capacity core refuses one in a full house)."""
+    taken: dict[int, int] = defaultdict(int)
+    for stay in stay_rows:
+        ends = stay["place_held_until"] or stay["end_at"]
+        if stay["start_at"] < horizon and (ends is None or ends > horizon):
+            taken[stay["facility_id"]] += 1
     rows = []
     for row in facility_rows:
-        if rng.random() < 0.04:
+        periods = [p for p in limits[row["id"]] if p.valid_from <= horizon]
+        limit = periods[-1].limit if periods else 0
+        if rng.random() < 0.04 and taken[row["id"]] < limit:
             created = horizon - timedelta(hours=rng.randint(1, 20))
             rows.append(
                 {
