@@ -11,7 +11,7 @@ FLASK := PLACEMENT_ENV=$(PLACEMENT_ENV) $(BIN)/flask --app placement
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install db serve lint bench clean translations
+.PHONY: run test install db serve serve-prod lint bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ serve: install instance/config.py
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 run: db serve
+
+# The production shape on one machine: migrations once, then gunicorn (several workers,
+# deploy/gunicorn.conf.py), the scheduler and the plan worker; Ctrl-C stops all three.
+# Set PLACEMENT_ENV=production (and a PostgreSQL URI) for the real thing: docs/production.md.
+serve-prod: install instance/config.py
+	PLACEMENT_ENV=$(PLACEMENT_ENV) BIN=$(BIN) scripts/serve-prod
 
 test: install
 	$(BIN)/python -m pytest -n auto
@@ -64,6 +70,13 @@ bench: install
 	$(BIN)/python -m solver.bench --repeat 3
 	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_plans.py
+
+# The load benchmark (not a test): 50 clients against gunicorn for 60 s, then checks of the
+# data; exit 1 on a 5xx or a failed check. ARGS=--short is the quick one for CI;
+# ARGS="--database-url postgresql+psycopg://..." runs on an empty PostgreSQL database.
+.PHONY: bench-load
+bench-load: install
+	$(BIN)/python benchmarks/bench_load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -95,11 +95,12 @@ def _init_extensions(app: Flask) -> None:
         models,  # noqa: F401  (register tables before migrations look)
         security_headers,
     )
-    from placement.database import configure_engine
+    from placement.database import configure_engine, engine_options
     from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
     from placement.services.alerts import engine  # noqa: F401  (the at-once alert hook)
     from placement.settings.locale import select_locale
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])

@@ -10,6 +10,15 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 15000
+    # PostgreSQL connection pool, per process (placement/database.py; not used for SQLite).
+    # Options set in SQLALCHEMY_ENGINE_OPTIONS win. Pre-ping: a connection that a database
+    # restart closed is replaced before use instead of failing the request or the job.
+    DB_POOL_PRE_PING = True
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 5
+    DB_POOL_TIMEOUT = 10  # seconds to wait for a free connection
+    DB_POOL_RECYCLE = 1800  # seconds; older connections are reopened
+    DB_CONNECT_TIMEOUT = 5  # seconds (libpq connect_timeout)
     MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # oversized input is refused with 413
 
     BABEL_DEFAULT_LOCALE = "de"
@@ -112,6 +121,11 @@ class DefaultConfig:
     AUDIT_MAX_PAGE_SIZE = 500
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_HEARTBEAT_SECONDS = 15
+    # Liveness of the plan worker (process or thread), a row in process_heartbeat.
+    WORKER_HEARTBEAT_SECONDS = 15
+    # /healthz?deep=1 answers 503 when a heartbeat is older than this (or missing).
+    HEALTH_SCHEDULER_STALE_SECONDS = 60
+    HEALTH_WORKER_STALE_SECONDS = 60
 
     # Mail (SMTP)
     MAIL_SERVER = "localhost"

@@ -30,6 +30,9 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('stay', schema=None) as batch_op:
         batch_op.drop_constraint('planned_end_kind_with_date', type_='check')
+        # The enum's own CHECK (ck_stay_planned_end_kind): SQLite's batch copy would keep
+        # it, naming the dropped column, and fail with "no such column".
+        batch_op.drop_constraint('planned_end_kind', type_='check')
         batch_op.drop_column('planned_end_recorded_at')
         batch_op.drop_column('planned_end_kind')
         batch_op.drop_column('planned_end_on')
