@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python -m solver.bench --repeat 3
 	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_plans.py
+	$(BIN)/python benchmarks/bench_forecast.py --backtest-weeks 26
 
 # The load benchmark (not a test): 50 clients against gunicorn for 60 s, then checks of the
 # data; exit 1 on a 5xx or a failed check. ARGS=--short is the quick one for CI;

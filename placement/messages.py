@@ -472,7 +472,7 @@ def error_message(error: PlacementError, field_label: str | None = None) -> str:
 ALERT_TITLES = {
     "over_occupancy": _l("Überbelegung: %(facility)s (+%(over_by)s)"),
     "near_full": _l("Fast voll: %(facility)s"),
-    "forecast_over": _l("Engpass erwartet: %(facility)s ab %(date)s (%(percent)s %%)"),
+    "forecast_over": _l("Engpass erwartet: %(facility)s bis %(date)s (%(percent)s %%)"),
     "no_place_for_profile": _l("Kaum noch Plätze für %(profile)s"),
     "report_42a": _l("§ 42a-Meldung fällig: %(reference)s (%(facility)s)"),
     "distribution_42a": _l("§ 42a: Verteilung bald ausgeschlossen: %(reference)s (%(facility)s)"),
@@ -492,7 +492,7 @@ ALERT_LINES = {
         "%(usable)s belegbaren Plätzen."
     ),
     "forecast_over": _l(
-        "%(facility)s: voraussichtlich über %(limit)s Plätzen ab %(date)s (%(percent)s %%), "
+        "%(facility)s: voraussichtlich bis %(date)s über %(limit)s Plätzen (%(percent)s %%), "
         "jetzt %(occupied)s belegt; %(why)s."
     ),
     "no_place_for_profile": _l("Für %(profile)s sind im ganzen Jugendamt %(free)s Plätze frei."),

@@ -401,11 +401,12 @@ def test_the_mail_says_why_in_one_german_sentence(app):
         assert jobs.send_outbox(app, "sender-1") == (1, 0)
         (mail,) = smtp.messages
         assert mail.rcpt_tos == [HEAD]
-        percent = round(day.p_over * 100)
+        percent = round(day.chance * 100)
+        assert day.p_over_by is not None and day.chance >= day.p_over
         shown = german_day(day.date.isoformat())
-        assert mail.subject == f"Engpass erwartet: Haus Elster ab {shown} ({percent} %)"
+        assert mail.subject == f"Engpass erwartet: Haus Elster bis {shown} ({percent} %)"
         sentence = (
-            f"Haus Elster: voraussichtlich über 84 Plätzen ab {shown} ({percent} %), jetzt 84 "
+            f"Haus Elster: voraussichtlich bis {shown} über 84 Plätzen ({percent} %), jetzt 84 "
             f"belegt; im Mittel {rate} Aufnahmen pro Tag, 2 geplante Abgänge in 7 Tagen."
         )
         assert f"- {sentence}" in mail.text, mail.text
@@ -432,11 +433,11 @@ def test_the_sentence_for_no_planned_ends_and_coming_of_age(app):
     }
     with app.test_request_context():
         assert alert_line(RULE, details) == (
-            "Haus Ost: voraussichtlich über 12 Plätzen ab 05.12.2026 (78 %), jetzt 11 belegt; "
+            "Haus Ost: voraussichtlich bis 05.12.2026 über 12 Plätzen (78 %), jetzt 11 belegt; "
             "im Mittel 1,4 Aufnahmen pro Tag, keine geplanten Abgänge und 1 Abgang wegen "
             "Volljährigkeit in 7 Tagen."
         )
-        assert alert_title(RULE, details) == "Engpass erwartet: Haus Ost ab 05.12.2026 (78 %)"
+        assert alert_title(RULE, details) == "Engpass erwartet: Haus Ost bis 05.12.2026 (78 %)"
         one = {**details, "planned_ends": 1, "coming_of_age_ends": 0}
         assert "1 geplanter Abgang in 7 Tagen." in alert_line(RULE, one)
 
@@ -450,4 +451,4 @@ def test_the_inbox_shows_the_early_warning(app, client):
     page = client.get("/alerts/").get_data(as_text=True)
     assert 'data-rule="forecast_over"' in page
     assert "Engpass erwartet: Haus Zaunkönig" in page
-    assert "voraussichtlich über 56 Plätzen" in page
+    assert "über 56 Plätzen" in page

@@ -198,7 +198,7 @@ def test_overview_shows_date_and_probability_of_the_shortage(app, client, houses
     cell = shortage_cell(row_of(html, houses.busy))
     when = {0: "heute", 1: "morgen"}.get(expected.in_days, f"in {expected.in_days} Tagen")
     assert f"{when} ({round(expected.probability * 100)} %)" in cell
-    assert f"voraussichtlich überbelegt am {expected.date.strftime('%d.%m.%Y')}" in cell
+    assert f"voraussichtlich überbelegt bis {expected.date.strftime('%d.%m.%Y')}" in cell
     assert f'href="/facilities/{houses.busy}#prognose"' in cell
     assert shortage_cell(row_of(html, houses.quiet)) == "–"
     assert "1 mit Engpass in den nächsten 7 Tagen" in html

@@ -584,15 +584,30 @@ class ForecastDayOut(Schema):
         required=True,
         metadata={"description": "expected occupancy (occupied, reserved, held) at its end"},
     )
-    low = fields.Integer(required=True, metadata={"description": "10 % quantile"})
-    high = fields.Integer(required=True, metadata={"description": "90 % quantile"})
+    low = fields.Integer(
+        required=True,
+        metadata={"description": "lower end of the 80 % band (15 % mid-distribution quantile)"},
+    )
+    high = fields.Integer(
+        required=True,
+        metadata={"description": "upper end of the 80 % band (85 % mid-distribution quantile)"},
+    )
     limit = fields.Integer(
         required=True,
         allow_none=True,
         metadata={"description": "ceiling in force, else licensed places (null: none)"},
     )
     p_over = fields.Float(
-        required=True, metadata={"description": "probability of exceeding the limit"}
+        required=True,
+        metadata={"description": "probability of exceeding the limit at the day's end"},
+    )
+    p_over_by = fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "probability of having exceeded the limit at the end of this or an"
+            " earlier forecast day (what the early warning weighs); null for groups"
+        },
     )
 
 

@@ -135,7 +135,7 @@ class ShortageCells:
         self.tomorrow = escape(_("morgen"))
         self.in_days = escape(_("in %(n)s Tagen", n="{n}"))
         self.still_over = escape(_("weiterhin überbelegt"))
-        self.on_day = escape(_("voraussichtlich überbelegt am %(date)s", date="{date}"))
+        self.on_day = escape(_("voraussichtlich überbelegt bis %(date)s", date="{date}"))
 
     def text(self, shortage) -> str:
         """When, in words, with the probability."""

@@ -224,7 +224,7 @@ def _forecast_details(
         "facility": facility.name,
         "limit": day.limit,
         "date": day.date.isoformat(),
-        "percent": round(day.p_over * 100),
+        "percent": round(day.chance * 100),
         "expected": round(day.expected, 1),
         "occupied": projection.occupied_now,
         "admissions_per_day": round(projection.admissions_per_day, 1),

@@ -6,9 +6,12 @@ chart, the API and the alert rule use it). Change it only together with its user
 - ``ForecastDay``: one local day (Europe/Berlin) of the horizon. The value forecast is the
   occupancy counted like the capacity core does (open stays + reservations + held places)
   at the end of that day (local midnight that ends it). ``expected`` is the mean, ``low`` and
-  ``high`` the 10 % and 90 % quantiles (an 80 % band), ``limit`` the usable places on that
-  day (the ceiling in force, else licensed; None for groups without one), ``p_over`` the
-  probability that occupancy exceeds ``limit`` (0.0 when there is no limit).
+  ``high`` the ends of the 80 % band (mid-distribution quantiles, see ``model.LOW_Q``),
+  ``limit`` the usable places on that day (the ceiling in force, else licensed; None for
+  groups without one), ``p_over`` the probability that occupancy exceeds ``limit`` at the
+  day's end (0.0 when there is no limit), ``p_over_by`` (facilities only) that it has
+  exceeded it at the end of this or an earlier forecast day: the early warning's "within N
+  days" (``chance``).
 - ``Forecast``: a subject (a facility, a facility kind, a profile, or the office), its state
   now, the days, and the inputs that explain it (mean admissions per day over the horizon,
   planned ends and turning-18 ends within it), so that a page or a mail can say why.
@@ -18,7 +21,8 @@ chart, the API and the alert rule use it). Change it only together with its user
   ``project_facility(facility_id, *, at=None, days=DEFAULT_DAYS) -> Forecast``,
   ``project_group(*, kind=None, profile=None, at=None, days=DEFAULT_DAYS) -> Forecast``
   (kind: a FacilityKind; profile: a key of ``PROFILES``; neither: office-wide),
-  ``first_shortage(forecast, *, within_days, probability) -> ForecastDay | None``.
+  ``first_shortage(forecast, *, within_days, probability) -> ForecastDay | None`` (the first
+  day whose ``chance`` reaches ``probability``).
 """
 
 from __future__ import annotations

@@ -290,8 +290,9 @@ def report_text(result: BacktestResult) -> str:
         f"{result.false_alarms_per_facility_month:.3f} je Einrichtung und Monat."
     )
     lines.append(
-        "Episode: aufeinanderfolgende Mitternächte über der Grenze, wie die Alarme sie zählen"
-        " (deren Karenz gegen Flattern ist kürzer als ein Tag: wer eine Mitternacht unter der"
-        " Grenze lag, beginnt danach eine neue Episode)."
+        f"Episode: beginnt mit einer Mitternacht über der Grenze nach mindestens"
+        f" {result.within_days} Mitternächten darunter (wer nur ein, zwei Nächte darunter lag,"
+        " ist noch in derselben Überbelegung); gewarnt, wenn die Regel"
+        f" {result.within_days} bis {result.lead_days} Tage vorher ausgelöst hat."
     )
     return "\n".join(lines)

@@ -23,6 +23,11 @@ class ForecastDay:
     # warning's "within N days"; facilities only (None for groups of facilities)
     p_over_by: float | None = None
 
+    @property
+    def chance(self) -> float:
+        """The chance the early warning weighs: over by this day (facilities), else on it."""
+        return self.p_over if self.p_over_by is None else self.p_over_by
+
 
 @dataclass(frozen=True)
 class Forecast:
@@ -45,7 +50,6 @@ def first_shortage(
     """The first day within ``within_days`` by which the facility has been over its limit
     with at least ``probability`` (for groups: the first day over with it), or None."""
     for day in forecast.days[:within_days]:
-        chance = day.p_over if day.p_over_by is None else day.p_over_by
-        if day.limit is not None and chance >= probability:
+        if day.limit is not None and day.chance >= probability:
             return day
     return None

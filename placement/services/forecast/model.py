@@ -547,21 +547,29 @@ def chain_distributions(chain: ChainInput) -> ChainResult:
     bucket_of = np.searchsorted(np.array(CHAIN_BUCKETS), sizes)
     result: list[np.ndarray | None] = [None] * count
     over_by = np.zeros((count, days))
+    # Houses that cannot get over their limit within the chain's reach are not followed
+    # twice (most houses: it halves the work of the board).
+    reach = np.zeros(count, dtype=bool)
+    if chain.over_from is not None and days:
+        reach = chain.over_from.min(axis=1) <= sizes
     for bucket in np.unique(bucket_of):
-        members = np.nonzero(bucket_of == bucket)[0]
         top = CHAIN_BUCKETS[bucket] if bucket < len(CHAIN_BUCKETS) else int(sizes.max())
-        out, over_by[members] = _chain_bucket(chain, members, top, days)
-        for row, index in enumerate(members):
-            result[index] = out[row]
+        for tracked in (False, True):
+            members = np.nonzero((bucket_of == bucket) & (reach == tracked))[0]
+            if not len(members):
+                continue
+            out, over_by[members] = _chain_bucket(chain, members, top, days, tracked)
+            for row, index in enumerate(members):
+                result[index] = out[row]
     return ChainResult(pmfs=result, over_by=over_by)  # type: ignore[arg-type]
 
 
 def _chain_bucket(
-    chain: ChainInput, members: np.ndarray, top: int, days: int
+    chain: ChainInput, members: np.ndarray, top: int, days: int, tracked: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The chain of some facilities of similar size; with ``over_from`` each facility is
-    followed twice: its whole distribution and the part of it never over so far (a
-    sub-distribution: the same transitions, its mass above the limit dropped each day)."""
+    """The chain of some facilities of similar size; ``tracked``: each is followed twice,
+    its whole distribution and the part of it never over so far (a sub-distribution: the
+    same transitions, its mass from ``over_from`` on dropped each day)."""
     lf = _log_factorials(top)
     x = np.arange(top + 1)
     lower = x[None, :] <= x[:, None]  # [x, y]: y <= x
@@ -575,7 +583,6 @@ def _chain_bucket(
     work = np.float32 if top <= 120 else np.float64
     choose32 = choose.astype(work)
     size = len(members)
-    tracked = chain.over_from is not None
     copies = 2 if tracked else 1
     state = np.zeros((size, copies, top + 1))
     state[np.arange(size), :, np.minimum(chain.uncertain_now[members], top)] = 1.0
@@ -627,9 +634,9 @@ def _chain_bucket(
         # convolution of the states in it with that pmf (by FFT, all at once)
         in_category = category[:, None, :] == categories[None, :, None]  # (S, cat, x)
         parts = state[:, :, None, :] * in_category[:, None]  # (S, copies, cat, x)
-        spectrum = np.fft.rfft(parts, fft_size, axis=3) * np.fft.rfft(pois, fft_size, axis=2)[
-            :, None
-        ]
+        spectrum = (
+            np.fft.rfft(parts, fft_size, axis=3) * np.fft.rfft(pois, fft_size, axis=2)[:, None]
+        )
         full = np.maximum(np.fft.irfft(spectrum.sum(axis=2), fft_size, axis=2), 0.0)
         # Beyond the bucket's top: kept at the top (counts as high, not as lost).
         state = full[:, :, : top + 1].copy()

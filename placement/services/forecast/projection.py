@@ -3,9 +3,11 @@ office, from a ``history.Snapshot`` through ``model``.
 
 Occupancy is counted as the capacity core counts it (open stays + reservations + held
 places), the limit is ``Capacity.limit`` (the temporary ceiling in force, else the licensed
-places). ``low`` and ``high`` are the 10 % and 90 % mid-distribution quantiles (a value's
-own probability counts half below, half above it), so that the band holds about 80 % also
-for small counts, where "same as now" alone is often 70 % likely. Permission checks are
+places). ``low`` and ``high`` are mid-distribution quantiles (a value's own probability
+counts half below, half above it; ``model.LOW_Q``, ``model.HIGH_Q``), so that the band holds
+about 80 % also for small counts, where "same as now" alone is often 70 % likely. For single
+facilities the chain also gives the first-passage chance ``over_by`` (over at some day's end
+so far), which the early warning weighs. Permission checks are
 the callers' (services.reporting.forecasts, the alert rule): these functions take ids, as
 the occupancy queries do."""
 
@@ -157,14 +159,13 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
     departed = np.maximum(occupied + counts.astype(np.int64) - following, 0)
     free = np.where(level_full >= 0, level_full - occupied + departed, model.ROOMY)
     category = np.clip(free, 0, model.ROOMY)
-    # Two regimes per kind and day: normal, or a crunch (few of the kind's houses with a
-    # free place): a full house rarely gets a youth while others have room, often in a
-    # crunch. The rates by room are learned per regime (kind x regime x room).
+    # Two regimes per house and day: normal, or a crunch (few of the other houses of its
+    # kind with a free place): a full house rarely gets a youth while others have room,
+    # often in a crunch. The rates by room are learned per regime (kind x regime x room).
+    # Only the other houses count: a house alone of its kind is never in a crunch of its
+    # own making (its room would decide its regime, and each regime would see one side).
     limited = valid & (level_full >= 0)
-    with_room = onehot.T @ (limited & (free > 0)).astype(float)
-    houses = onehot.T @ limited.astype(float)
-    tight_days = (houses > 0) & (with_room < TIGHT_ROOM_SHARE * houses)  # (K, window)
-    regime = tight_days[kind_of].astype(np.int64)  # (F, window)
+    regime = _crunch(onehot, kind_of, limited, limited & (free > 0)).astype(np.int64)
     cell = regime * model.CATEGORIES + category  # (F, window) in 0 .. 2 CATEGORIES - 1
     cells = 2 * model.CATEGORIES
     in_category = valid[:, :, None] & (cell[:, :, None] == np.arange(cells))
@@ -185,12 +186,11 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
     reserved, reserved_now = _reserved(snapshot, horizon)
     # The regime now (from the stays now), kept over the horizon.
     level_now = np.maximum(limit_now, usual)
-    limited_now = facilities.active & (limit_now >= 0)
-    room_now = onehot.T @ (limited_now & (level_now - stays_now > 0)).astype(float)
-    houses_now = onehot.T @ limited_now.astype(float)
-    tight_now = (houses_now > 0) & (room_now < TIGHT_ROOM_SHARE * houses_now)  # (K,)
+    limited_now = (facilities.active & (limit_now >= 0))[:, None]
+    room_now = limited_now & (level_now - stays_now > 0)[:, None]
+    tight_now = _crunch(onehot, kind_of, limited_now, room_now)[:, 0]  # (F,)
     by_regime = multipliers.reshape(kinds, 2, model.CATEGORIES)
-    ratio = by_regime[kind_of, tight_now[kind_of].astype(np.int64)]  # (F, categories)
+    ratio = by_regime[kind_of, tight_now.astype(np.int64)]  # (F, categories)
 
     # Current stays: certain ends (planned, 18th birthday where the house ends at 17).
     stay_row = facilities.index_of(snapshot.stay_facility)
@@ -290,6 +290,16 @@ def fit(snapshot: Snapshot, days: int, params: model.RateParams | None = None) -
         coming_of_age=coming_of_age,
         probs=probs,
     )
+
+
+def _crunch(
+    onehot: np.ndarray, kind_of: np.ndarray, limited: np.ndarray, with_room: np.ndarray
+) -> np.ndarray:
+    """(F, days) whether fewer than ``TIGHT_ROOM_SHARE`` of the other houses of a house's
+    kind (with places: ``limited``) had a free place (``with_room``); both (F, days)."""
+    houses = (onehot.T @ limited.astype(float))[kind_of] - limited
+    room = (onehot.T @ with_room.astype(float))[kind_of] - with_room
+    return (houses > 0) & (room < TIGHT_ROOM_SHARE * houses)
 
 
 def _opened(snapshot: Snapshot) -> np.ndarray:

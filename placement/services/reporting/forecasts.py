@@ -192,7 +192,7 @@ class Shortage:
 
     @property
     def probability(self) -> float:
-        return self.day.p_over
+        return self.day.chance
 
 
 def warning_settings() -> tuple[int, float]:

@@ -178,6 +178,15 @@ END_REASONS = {
     FacilityKind.EMERGENCY_SHELTER: (EndReason.FOLLOW_ON_HELP, EndReason.TRANSFER),
 }
 HISTORY_DAYS = 365
+# Mean hours a bed stays empty between two stays, by kind.
+REFILL_HOURS = {
+    FacilityKind.INOBHUTNAHME: 48,
+    FacilityKind.CLEARING: 72,
+    FacilityKind.UMA_GROUP_HOME: 120,
+    FacilityKind.GROUP_HOME: 168,
+    FacilityKind.FOSTER_EMERGENCY: 120,
+    FacilityKind.EMERGENCY_SHELTER: 48,
+}
 
 
 def demo_scenario() -> dict[str, Any]:
@@ -291,13 +300,20 @@ def _history(actor: audit.Actor, now: datetime, rng: random.Random) -> None:
         )
         low, high = STAY_DAYS[facility.kind]
         for resident in residents:
-            cursor = resident.start_at - timedelta(hours=rng.randint(2, 96))
+            cursor = resident.start_at - _refill_gap(facility.kind, rng)
             while cursor - timedelta(days=low) > max(opened, now - timedelta(days=HISTORY_DAYS)):
                 length = timedelta(days=rng.randint(low, high), hours=rng.randint(0, 23))
                 start = max(cursor - length, opened)
                 counter += 1
                 _past_stay(actor, facility, f"H-{counter:04d}", start, cursor, rng)
-                cursor = start - timedelta(hours=rng.randint(2, 240))
+                cursor = start - _refill_gap(facility.kind, rng)
+
+
+def _refill_gap(kind: FacilityKind, rng: random.Random) -> timedelta:
+    """How long a bed stayed empty before its next youth: memoryless (the next call from
+    the on-call service does not know how long the bed has been free), shorter where the
+    house must take everyone."""
+    return timedelta(hours=max(2.0, rng.expovariate(1.0 / REFILL_HOURS[kind])))
 
 
 def _replay_over_occupancy() -> None:
