@@ -115,6 +115,17 @@ def _init_extensions(app: Flask) -> None:
     login_manager.localize_callback = str  # the lazy text in the request's language
     login_manager.login_message_category = "info"
 
+    @app.before_request
+    def _writers_lock_first() -> None:
+        # A request that may write takes SQLite's write lock before it reads (see
+        # take_write_lock); reads (GET, HEAD, OPTIONS) keep WAL's concurrent snapshots.
+        from flask import request
+
+        from placement.services.occupancy.locking import take_write_lock
+
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            take_write_lock()
+
     @login_manager.user_loader
     def _load_user(user_id: str):
         from placement.services.accounts import users
