@@ -45,6 +45,10 @@ serve-prod: install instance/config.py
 
 test: install
 	$(BIN)/python -m pytest -n auto
+	# The load benchmark's short mode on both databases: it fails on any 5xx answer or
+	# when occupancy, open stays and stay overlaps disagree afterwards.
+	$(BIN)/python benchmarks/bench_load.py --short
+	$(BIN)/python benchmarks/bench_load.py --short --postgres
 
 lint: install
 	$(BIN)/ruff check placement solver tests benchmarks

@@ -521,8 +521,27 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="length of the load (default by mode)")
     parser.add_argument("--clients", type=int, help="concurrent clients (default by mode)")
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default SQLite)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="a private PostgreSQL cluster from Debian's binaries, as the tests start one",
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from tests.postgres import postgres_server
+
+        with postgres_server() as url:
+            if url is None:
+                print("no PostgreSQL server could be started (install Debian's postgresql)")
+                return 1
+            args.database_url = url
+            return run(args)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     mode = MODES["short" if args.short else "full"]
     seconds = args.seconds or mode.seconds
     clients = args.clients or mode.clients

@@ -84,6 +84,9 @@ class DefaultConfig:
     # comes from the alert rule forecast_over's office-wide settings (one source).
     # Forecasts from now are kept until the next audited write, at most this long (0: off).
     FORECAST_CACHE_SECONDS = 300
+    # The overview's forecast column is kept through writes for this long (0: recompute
+    # after every write); a facility's page and the API follow every write.
+    FORECAST_BOARD_FRESH_SECONDS = 60
     # The forecast core (services/forecast): default horizon in days (at most 28) and the
     # trailing window the admission rates are measured over.
     FORECAST_DAYS = 14
