@@ -1,7 +1,7 @@
 """Load benchmark: concurrent clients against gunicorn (4 workers), then correctness checks.
 
     .venv/bin/python benchmarks/bench_load.py [--short] [--seconds 60] [--clients 50]
-        [--database-url postgresql+psycopg://user@host/empty_db]
+        [--think 1.0] [--database-url postgresql+psycopg://user@host/empty_db | --postgres]
     make bench-load          # the full run;  make bench-load ARGS=--short  for CI
 
 It builds a database with the synthetic generator (placement/services/seed/synthetic.py):
@@ -30,9 +30,11 @@ has two open stays, no two stays of one youth overlap. The exit code is 1 if a c
 if any answer was a 5xx, or a request failed without an answer; 4xx answers (a refused
 move, say) are listed but are no failure. The server's log is printed when the run fails.
 
-Modes: the default (60 s, 50 clients, 150 facilities and three years of history) and
-``--short`` (10 s, 10 clients, 50 facilities and one year; under 90 s in all on 2 cores,
-for CI). Targets on a 2-core machine (printed, not asserted): no 5xx, overview p95 < 250 ms,
+``--postgres`` starts a private PostgreSQL cluster from Debian's binaries for the run (as
+the tests do). Modes: the default (60 s, 50 clients that pause about a second between two
+requests, as staff at work do, 150 facilities and three years of history) and ``--short``
+(10 s, 10 clients without pauses, 50 facilities and one year; under 90 s in all on 2
+cores, for CI). ``--think 0`` measures the saturation throughput. Targets on a 2-core machine (printed, not asserted): no 5xx, overview p95 < 250 ms,
 admission p95 < 300 ms.
 """
 
@@ -98,11 +100,15 @@ class Mode:
     years: float
     seconds: float
     clients: int
+    think: float  # mean pause of a client between two requests (s; 0: none)
 
 
 MODES = {
-    "full": Mode(facilities=150, youths=20_000, years=3, seconds=60, clients=50),
-    "short": Mode(facilities=50, youths=2_500, years=1, seconds=10, clients=10),
+    # 50 staff at work: each waits about a second between two requests (reading the
+    # answer, typing); --think 0 measures the saturation throughput instead.
+    "full": Mode(facilities=150, youths=20_000, years=3, seconds=60, clients=50, think=1.0),
+    # CI: as many requests as possible, for the correctness checks afterwards.
+    "short": Mode(facilities=50, youths=2_500, years=1, seconds=10, clients=10, think=0.0),
 }
 
 
@@ -297,6 +303,7 @@ class Client:
     account: Account
     stays: list[OpenStay]  # open stays this client may move or discharge
     rng: random.Random
+    think: float = 0.0
     results: list[Result] = field(default_factory=list)
     crash: str | None = None
 
@@ -414,6 +421,9 @@ class Client:
                 self.call("occupancy", "GET", "/api/v1/occupancy")
             else:
                 {"admission": self.admit, "move": self.move, "discharge": self.discharge}[kind]()
+            if self.think > 0:
+                pause = self.rng.expovariate(1.0 / self.think)
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -526,6 +536,9 @@ def main() -> int:
         action="store_true",
         help="a private PostgreSQL cluster from Debian's binaries, as the tests start one",
     )
+    parser.add_argument(
+        "--think", type=float, help="mean pause between a client's requests (default by mode)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     if args.postgres:
@@ -545,6 +558,7 @@ def run(args: argparse.Namespace) -> int:
     mode = MODES["short" if args.short else "full"]
     seconds = args.seconds or mode.seconds
     clients = args.clients or mode.clients
+    think = mode.think if args.think is None else args.think
     began = time.perf_counter()
 
     instance = tempfile.mkdtemp(prefix="platzplan-load-")
@@ -567,13 +581,15 @@ def run(args: argparse.Namespace) -> int:
                 accounts[n % len(accounts)],
                 open_stays[n::clients],
                 random.Random(f"{args.seed}-{n}"),
+                think,
             )
             for n in range(clients)
         ]
         for client in workers:
             client.sign_in()
         print(
-            f"{clients} clients, {seconds:g} s, gunicorn {WORKERS} workers on {base}, "
+            f"{clients} clients (pause {think:g} s), {seconds:g} s, gunicorn {WORKERS} workers"
+            f" on {base}, "
             f"{'PostgreSQL' if url.startswith('postgresql') else 'SQLite'}, "
             f"{len(open_stays)} open stays at the start"
         )
