@@ -109,6 +109,10 @@ class DefaultConfig:
     ALERT_CLAIM_SECONDS = 300  # a sender's claim on notifications it is delivering
     ALERT_AREA_ADDRESSES: dict = {}  # planning area -> the ASD team's address (deadlines)
     ALERT_CHECK_MINUTES = 5
+    ALERT_SEND_SECONDS = 60  # how often the scheduler delivers the outbox (divides 60 or 3600)
+    # Hours (Europe/Berlin, cron syntax) in which the alert check and the outbox run: not
+    # between 02:00 and 03:00, the hour the clock change repeats or skips.
+    SCHEDULER_WAKING_HOURS = "0-1,3-23"
     DAILY_SUMMARY_AT = "07:00"
     # Reports outside a facility's own view show breakdown cells (age band, umA, end
     # reason) of 1 .. REPORT_MIN_CELL-1 youths as "<3" (statistical disclosure control).
