@@ -11,6 +11,8 @@ from openapi_spec_validator import validate
 from placement.models.enums import EndReason, FacilityKind, Gender, LegalBasis, UmaPolicy
 from placement.models.reservation import ReservationStatus
 from placement.services.errors import Code
+from placement.timeutil import local
+from placement.timeutil import now as utc_now
 from tests.conftest import create_facility, create_stay, create_youth
 from tests.openapi_check import openapi_document
 
@@ -130,12 +132,14 @@ def test_every_endpoint_answers_as_documented(app, api):
     assert api.patch(f"/stays/{new_id}", json=patch, role="on_call").status_code == 403
     uma_body = {"facility_id": house_id, "legal_basis": "42a", "youth": {**youth, "uma": True}}
     uma_stay = api.post("/admissions", json=uma_body).get_json()["stay"]["id"]
-    today = {"reported_on": date.today().isoformat(), "result": "assigned_land"}
+    # The office's day (Europe/Berlin), not the machine's: from 23:00 UTC they differ.
+    berlin_today = local(utc_now()).date()
+    today = {"reported_on": berlin_today.isoformat(), "result": "assigned_land"}
     assert api.post(f"/stays/{uma_stay}/distribution", json=today).status_code == 200
     assert api.post(f"/stays/{uma_stay}/distribution", json={"result": "x"}).status_code == 422
     assert api.post(f"/stays/{stay['id']}/distribution", json=today).status_code == 422
     assert api.post("/stays/999999/distribution", json=today).status_code == 404
-    planned = {"planned_end_on": date.fromordinal(date.today().toordinal() + 2).isoformat()}
+    planned = {"planned_end_on": date.fromordinal(berlin_today.toordinal() + 2).isoformat()}
     assert api.post(f"/stays/{uma_stay}/planned-end", json=planned).status_code == 200
     assert api.post(f"/stays/{uma_stay}/planned-end", json={}).status_code == 400
     past = {"planned_end_on": "2020-01-01"}
