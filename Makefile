@@ -11,7 +11,7 @@ FLASK := PLACEMENT_ENV=$(PLACEMENT_ENV) $(BIN)/flask --app placement
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install db serve lint bench clean translations
+.PHONY: run test install db serve serve-prod lint bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,18 @@ serve: install instance/config.py
 
 run: db serve
 
+# The production shape on one machine: migrations once, then gunicorn (several workers,
+# deploy/gunicorn.conf.py), the scheduler and the plan worker; Ctrl-C stops all three.
+# Set PLACEMENT_ENV=production (and a PostgreSQL URI) for the real thing: docs/production.md.
+serve-prod: install instance/config.py
+	PLACEMENT_ENV=$(PLACEMENT_ENV) BIN=$(BIN) scripts/serve-prod
+
 test: install
 	$(BIN)/python -m pytest -n auto
+	# The load benchmark's short mode on both databases: it fails on any 5xx answer or
+	# when occupancy, open stays and stay overlaps disagree afterwards.
+	$(BIN)/python benchmarks/bench_load.py --short
+	$(BIN)/python benchmarks/bench_load.py --short --postgres
 
 lint: install
 	$(BIN)/ruff check placement solver tests benchmarks
@@ -65,6 +75,13 @@ bench: install
 	$(BIN)/python benchmarks/bench_pages.py
 	$(BIN)/python benchmarks/bench_plans.py
 	$(BIN)/python benchmarks/bench_forecast.py --backtest-weeks 26
+
+# The load benchmark (not a test): 50 clients against gunicorn for 60 s, then checks of the
+# data; exit 1 on a 5xx or a failed check. ARGS=--short is the quick one for CI;
+# ARGS="--database-url postgresql+psycopg://..." runs on an empty PostgreSQL database.
+.PHONY: bench-load
+bench-load: install
+	$(BIN)/python benchmarks/bench_load.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

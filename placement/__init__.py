@@ -95,11 +95,12 @@ def _init_extensions(app: Flask) -> None:
         models,  # noqa: F401  (register tables before migrations look)
         security_headers,
     )
-    from placement.database import configure_engine
+    from placement.database import configure_engine, engine_options
     from placement.extensions import babel, bootstrap, csrf, db, login_manager, migrate
     from placement.services.alerts import engine  # noqa: F401  (the at-once alert hook)
     from placement.settings.locale import select_locale
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -113,6 +114,17 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = lazy_gettext("Bitte melden Sie sich an.")
     login_manager.localize_callback = str  # the lazy text in the request's language
     login_manager.login_message_category = "info"
+
+    @app.before_request
+    def _writers_lock_first() -> None:
+        # A request that may write takes SQLite's write lock before it reads (see
+        # take_write_lock); reads (GET, HEAD, OPTIONS) keep WAL's concurrent snapshots.
+        from flask import request
+
+        from placement.services.occupancy.locking import take_write_lock
+
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            take_write_lock()
 
     @login_manager.user_loader
     def _load_user(user_id: str):

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from placement import cli_synthetic
+from placement import cli_backup, cli_synthetic
 from placement.extensions import db
 from placement.messages import error_message
 from placement.services.accounts import audit, users
@@ -38,6 +38,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(retention_cli)
     app.cli.add_command(forecast_cli)
     cli_synthetic.register(app)
+    cli_backup.register(app)
 
 
 @click.command("seed-demo")

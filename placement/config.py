@@ -10,6 +10,15 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 15000
+    # PostgreSQL connection pool, per process (placement/database.py; not used for SQLite).
+    # Options set in SQLALCHEMY_ENGINE_OPTIONS win. Pre-ping: a connection that a database
+    # restart closed is replaced before use instead of failing the request or the job.
+    DB_POOL_PRE_PING = True
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 5
+    DB_POOL_TIMEOUT = 10  # seconds to wait for a free connection
+    DB_POOL_RECYCLE = 1800  # seconds; older connections are reopened
+    DB_CONNECT_TIMEOUT = 5  # seconds (libpq connect_timeout)
     MAX_CONTENT_LENGTH = 1 * 1024 * 1024  # oversized input is refused with 413
 
     BABEL_DEFAULT_LOCALE = "de"
@@ -75,6 +84,9 @@ class DefaultConfig:
     # comes from the alert rule forecast_over's office-wide settings (one source).
     # Forecasts from now are kept until the next audited write, at most this long (0: off).
     FORECAST_CACHE_SECONDS = 300
+    # The overview's forecast column is kept through writes for this long (0: recompute
+    # after every write); a facility's page and the API follow every write.
+    FORECAST_BOARD_FRESH_SECONDS = 60
     # The forecast core (services/forecast): default horizon in days (at most 28) and the
     # trailing window the admission rates are measured over.
     FORECAST_DAYS = 14
@@ -97,6 +109,10 @@ class DefaultConfig:
     ALERT_CLAIM_SECONDS = 300  # a sender's claim on notifications it is delivering
     ALERT_AREA_ADDRESSES: dict = {}  # planning area -> the ASD team's address (deadlines)
     ALERT_CHECK_MINUTES = 5
+    ALERT_SEND_SECONDS = 60  # how often the scheduler delivers the outbox (divides 60 or 3600)
+    # Hours (Europe/Berlin, cron syntax) in which the alert check and the outbox run: not
+    # between 02:00 and 03:00, the hour the clock change repeats or skips.
+    SCHEDULER_WAKING_HOURS = "0-1,3-23"
     DAILY_SUMMARY_AT = "07:00"
     # Reports outside a facility's own view show breakdown cells (age band, umA, end
     # reason) of 1 .. REPORT_MIN_CELL-1 youths as "<3" (statistical disclosure control).
@@ -112,6 +128,11 @@ class DefaultConfig:
     AUDIT_MAX_PAGE_SIZE = 500
     SCHEDULER_LEASE_SECONDS = 60
     SCHEDULER_HEARTBEAT_SECONDS = 15
+    # Liveness of the plan worker (process or thread), a row in process_heartbeat.
+    WORKER_HEARTBEAT_SECONDS = 15
+    # /healthz?deep=1 answers 503 when a heartbeat is older than this (or missing).
+    HEALTH_SCHEDULER_STALE_SECONDS = 60
+    HEALTH_WORKER_STALE_SECONDS = 60
 
     # Mail (SMTP)
     MAIL_SERVER = "localhost"

@@ -1,5 +1,5 @@
 """The scheduler process: ``flask --app placement scheduler run``. A blocking APScheduler
-in Europe/Berlin with explicit job defaults; no job runs between 02:00 and 03:00, where
+in Europe/Berlin with explicit job defaults; no job runs between 02:00 and 03:00 (SCHEDULER_WAKING_HOURS), where
 daylight saving time changes. It is never started inside web workers or tests.
 
 Only one scheduler acts at a time even if two are started by mistake: on PostgreSQL it
@@ -28,7 +28,6 @@ from placement.worker import worker_name
 log = logging.getLogger(__name__)
 NAME = "scheduler"
 ADVISORY_KEY = 7_421_002
-WAKING_HOURS = "0-1,3-23"  # never between 02:00 and 03:00
 JOB_DEFAULTS = {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1}
 
 
@@ -144,16 +143,19 @@ class Scheduler:
                 hour=int(hour), minute=int(minute), timezone="Europe/Berlin", **extra
             )
 
+        waking = config["SCHEDULER_WAKING_HOURS"]
         every = int(config["ALERT_CHECK_MINUTES"])
         scheduler.add_job(
             jobs.check_alerts,
-            CronTrigger(minute=f"*/{every}", hour=WAKING_HOURS, timezone="Europe/Berlin"),
+            CronTrigger(minute=f"*/{every}", hour=waking, timezone="Europe/Berlin"),
             args=[app],
             id="alerts-check",
         )
+        send = int(config["ALERT_SEND_SECONDS"])  # below 60: every so many seconds
+        sending = {"second": f"*/{send}"} if send < 60 else {"minute": f"*/{send // 60}"}
         scheduler.add_job(
             jobs.send_outbox,
-            CronTrigger(minute="*", hour=WAKING_HOURS, timezone="Europe/Berlin"),
+            CronTrigger(**sending, hour=waking, timezone="Europe/Berlin"),
             args=[app, self.name],
             id="alerts-send",
         )

@@ -4,7 +4,8 @@ With the embedded default (``make run``) a daemon thread in the app process runs
 production it is its own process, ``flask --app placement worker run``. Several workers may
 run at once: each claims a plan with a lease (``services.planning.runner``) and renews it
 from a heartbeat thread while the solver works; the solver itself never touches the
-database session."""
+database session. While it runs, a worker also beats its liveness (``process_heartbeat``,
+every ``WORKER_HEARTBEAT_SECONDS``), which /healthz?deep=1 reports, idle or solving."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 from flask import Flask
 
 from placement.extensions import db
+from placement.services import health
 from placement.services.planning import runner
 from solver import propose
 from solver.greedy import greedy_as_plan
@@ -42,6 +44,7 @@ class PlanWorker:
         self.heartbeat = float(config["PLAN_HEARTBEAT_SECONDS"])
         self.poll = float(config["PLAN_POLL_SECONDS"])
         self.solver_workers = int(config["PLAN_SOLVER_WORKERS"])
+        self.liveness = float(config["WORKER_HEARTBEAT_SECONDS"])
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -61,6 +64,8 @@ class PlanWorker:
     def run_forever(self) -> None:
         """Poll for plans until ``stop()``; a failing poll is logged and retried."""
         log.info("plan worker %s started", self.name)
+        alive = threading.Thread(target=self._beat_liveness, name="plan-worker-alive", daemon=True)
+        alive.start()
         while not self.stopping.is_set():
             try:
                 if self.run_once() is None:
@@ -69,6 +74,16 @@ class PlanWorker:
                 log.exception("plan worker %s: poll failed", self.name)
                 self.stopping.wait(self.poll * 5)
         log.info("plan worker %s stopped", self.name)
+
+    def _beat_liveness(self) -> None:
+        """Say "alive" now and every ``liveness`` seconds until stopped (also while a plan
+        is being solved); a failed beat is logged and the next one tried."""
+        while not self.stopping.is_set():
+            try:
+                self._write(health.beat, health.PLAN_WORKER, self.name)
+            except Exception:  # noqa: BLE001 - the database may be down for a while
+                log.warning("plan worker %s: liveness heartbeat failed", self.name)
+            self.stopping.wait(self.liveness)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop polling; with ``timeout``, wait that long for the running thread to end."""

@@ -75,6 +75,7 @@ EXPECTED: dict[str, frozenset[str] | dict[str, frozenset[str]]] = {
     # public
     "auth.login": EVERYONE,
     "main.health": EVERYONE,
+    "main.healthz": EVERYONE,  # ?deep=1: admins and loopback only (tests/test_healthz.py)
     "main.favicon": EVERYONE,
     "static": EVERYONE,
     "bootstrap.static": EVERYONE,

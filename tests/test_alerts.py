@@ -906,6 +906,17 @@ def local_hour(moment: datetime) -> int:
     return moment.astimezone(BERLIN).hour
 
 
+@pytest.mark.parametrize(("seconds", "per_hour"), [(5, 720), (120, 30)])
+def test_outbox_delivery_interval_comes_from_the_settings(app, seconds, per_hour):
+    app.config["ALERT_SEND_SECONDS"] = seconds
+    built = scheduler_module.Scheduler(app, name="plan").build()
+    (send,) = [job for job in built.get_jobs() if job.id == "alerts-send"]
+    monday = datetime(2024, 3, 4, tzinfo=BERLIN)
+    times = fire_times(send.trigger, monday, monday + timedelta(days=1))
+    assert len(times) == 23 * per_hour  # never between 02:00 and 03:00
+    assert {local_hour(moment) for moment in times} == set(range(24)) - {2}
+
+
 def test_schedule_fire_times_and_job_defaults(app, scheduled_jobs):
     built, jobs = scheduled_jobs
     assert built.timezone == ZoneInfo("Europe/Berlin")

@@ -8,6 +8,7 @@ import grimp
 import pytest
 
 SERVICE_LAYERS = [
+    "health",
     "seed",
     "reporting",
     "alerts",

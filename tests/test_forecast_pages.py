@@ -157,13 +157,20 @@ def test_the_board_projects_all_rows_in_one_batch_and_keeps_it_until_a_write(
         assert calls == [None]  # from the cache
         overview.board_at(SYSTEM, utc_now())  # the API's board: no forecast
         assert calls == [None]
-        # A write (here an admission) makes the next board project again.
+        # A write (here an admission) within FORECAST_BOARD_FRESH_SECONDS keeps the
+        # board's forecast (the counts are the core's, always current) ...
         record(create_youth(), db.session.get(Facility, houses.quiet), utc_now())
         db.session.commit()
         again = overview.board_at(SYSTEM, utc_now(), with_forecast=True)
-        assert calls == [None, None]
+        assert calls == [None]
         quiet = next(row for row in again.rows if row.facility.id == houses.quiet)
         assert quiet.state.occupied == 4
+        # ... and once that is over, the next board projects again.
+        app.config["FORECAST_BOARD_FRESH_SECONDS"] = 0
+        overview.board_at(SYSTEM, utc_now(), with_forecast=True)
+        assert calls == [None, None]
+        overview.board_at(SYSTEM, utc_now(), with_forecast=True)
+        assert calls == [None, None]  # no write since: from the cache
 
 
 def test_without_the_cache_every_board_projects(app, houses, monkeypatch):
@@ -430,3 +437,17 @@ def test_chart_geometry_of_the_forecast():
     assert "09.03.2024" not in svg and "08.03.2024" in svg  # the last forecast day labels the axis
     plain = str(charts.occupancy_chart(history, title="t", description="d"))
     assert "pp-forecast" not in plain and "80-%-Band" not in plain
+
+
+def test_the_cache_keeps_a_value_through_writes_only_while_fresh(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(forecasts.time, "monotonic", lambda: now[0])
+    store = forecasts.ForecastCache()
+    store.put("k", 1, "value")
+    assert store.get("k", 1, max_age=300) == "value"
+    assert store.get("k", 2, max_age=300, fresh=60) == "value"  # a write, but fresh
+    now[0] += 61
+    assert store.get("k", 2, max_age=300, fresh=60) is None  # a write, no longer fresh
+    store.put("k", 2, "newer")
+    now[0] += 301
+    assert store.get("k", 2, max_age=300, fresh=60) is None  # too old whatever the version

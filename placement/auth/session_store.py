@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CallbackDict
 
 from placement.extensions import db
@@ -28,6 +29,9 @@ from placement.settings.locale import SESSION_KEY as LOCALE_KEY
 CARRIED_OVER = (LOCALE_KEY,)
 # Write last_seen_at at most this often for an unchanged session (the idle clock's grain).
 TOUCH_SECONDS = 60
+# Health probes answer 503 themselves when the database is down, also for a browser that
+# sends its session cookie: there the session is empty and left alone (cookie and row).
+PROBE_PATHS = frozenset({"/healthz", "/health"})
 
 
 def token_digest(token: str) -> str:
@@ -65,6 +69,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.accessed = False
         self.regenerated = False
         self.old_token: str | None = None
+        self.unavailable = False  # the database did not answer: neither read nor written
 
     def regenerate(self) -> None:
         """Drop everything and continue under a new id (at login and logout, so that a
@@ -94,9 +99,17 @@ class DatabaseSessionInterface(SessionInterface):
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return ServerSession()
-        row = db.session.execute(
-            select(UserSession).where(UserSession.id == token_digest(token))
-        ).scalar_one_or_none()
+        try:
+            row = db.session.execute(
+                select(UserSession).where(UserSession.id == token_digest(token))
+            ).scalar_one_or_none()
+        except SQLAlchemyError:
+            if request.path not in PROBE_PATHS:
+                raise
+            db.session.rollback()
+            unavailable = ServerSession()
+            unavailable.unavailable = True
+            return unavailable
         if row is None:
             return ServerSession()
         idle, lifetime = self._limits(app)
@@ -116,6 +129,8 @@ class DatabaseSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
+        if session.unavailable:
+            return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)

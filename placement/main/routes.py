@@ -1,13 +1,15 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from placement import scheduler
 from placement.facilities import display
 from placement.facilities.params import parse_board
+from placement.main.probe import from_loopback
 from placement.messages import error_message
 from placement.models.enums import FacilityKind, Gender, choices
-from placement.services.errors import BadInput
+from placement.services import health as health_service
+from placement.services.errors import BadInput, Code, Forbidden, PlacementError
 from placement.services.reporting import directory, overview
 from placement.timeutil import now as utcnow
 from placement.views import actor
@@ -81,3 +83,35 @@ def health():
     except Exception:  # noqa: BLE001 - the database does not answer
         return {"status": "error", "database": False}, 503
     return {"status": "ok", "database": True, "scheduler": beat}
+
+
+def _probe_error(error: PlacementError, status: str, code: int):
+    """A probe's JSON error: status word, German message, field and stable code."""
+    body = {"status": status, "error": error_message(error), "field": error.field}
+    return body | {"code": error.code.value}, code
+
+
+def _probe_actor():
+    """The logged-in user as the services' actor, or None (loaded only when asked)."""
+    return actor() if current_user.is_authenticated else None
+
+
+@bp.route("/healthz")
+def healthz():
+    """Health probe: 200 when the database answers, else 503; with ``deep=1`` (an
+    administrator, or a caller on this machine) also heartbeats, outbox and dead letters,
+    503 naming what is stale. Counts and ages only; never cached (security_headers)."""
+    deep = request.args.get("deep", "0")
+    if deep not in ("0", "1"):
+        return _probe_error(
+            BadInput(Code.UNKNOWN_VALUE, "deep", allowed="0, 1"), "bad_request", 400
+        )
+    try:
+        result = health_service.check(
+            deep=deep == "1", actor=_probe_actor, from_loopback=from_loopback(request)
+        )
+    except Forbidden as error:
+        return _probe_error(error, "forbidden", 403)
+    if result is None:
+        return {"status": "unavailable"}, 503
+    return result.as_json(), (200 if result.ok else 503)

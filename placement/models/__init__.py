@@ -12,6 +12,7 @@ from placement.models.audit import AuditEvent
 from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.facility import CapacityPeriod, Facility
 from placement.models.plan import Plan, PlanScope, PlanStatus
+from placement.models.process import ProcessHeartbeat
 from placement.models.reservation import OverOccupancyEvent, Reservation, ReservationStatus
 from placement.models.stay import FormSubmission, Stay
 from placement.models.user import LoginThrottle, User, UserSession, user_facility
@@ -23,6 +24,7 @@ __all__ = [
     "AuditEvent",
     "LandReport",
     "Notification",
+    "ProcessHeartbeat",
     "ProcessLease",
     "Silence",
     "Base",

@@ -31,22 +31,34 @@ def _clear_written(session, transaction) -> None:
         session.info.pop(LOCKED, None)
 
 
+def take_write_lock() -> bool:
+    """On SQLite, hold the database's write lock from now until the transaction ends and
+    return True (False on PostgreSQL, where nothing needs doing). A transaction that reads
+    first and writes later would otherwise fail at once with "database is locked" when
+    another one committed in between (SQLite cannot move a read snapshot that is no longer
+    the latest forward to write; the busy timeout does not help). Every request that may
+    write takes it first (``placement.create_app``), as capacity decisions do."""
+    session = db.session()
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    if session.info.get(WROTE) or session.info.get(LOCKED):
+        return True  # this transaction holds SQLite's write lock already
+    if session.in_transaction():
+        # Only reads so far (e.g. loading the logged-in user): end that transaction so
+        # that the next one can begin IMMEDIATE.
+        session.rollback()
+    session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    session.info[LOCKED] = True
+    return True
+
+
 def lock_facilities(facility_ids: Iterable[int]) -> None:
     """Serialise capacity decisions on these facilities until the transaction ends."""
-    session = db.session()
-    if session.get_bind().dialect.name == "sqlite":
-        if session.new or session.dirty or session.deleted:
-            session.flush()
-        if session.info.get(WROTE) or session.info.get(LOCKED):
-            return  # this transaction holds SQLite's write lock already
-        if session.in_transaction():
-            # Only reads so far (e.g. loading the logged-in user): end that transaction so
-            # that the next one can begin IMMEDIATE.
-            session.rollback()
-        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        session.info[LOCKED] = True
+    if take_write_lock():
         return
     ids = sorted(set(facility_ids))
-    session.execute(
+    db.session.execute(
         select(Facility.id).where(Facility.id.in_(ids)).order_by(Facility.id).with_for_update()
     )

@@ -11,7 +11,11 @@ change only with a write (admission, discharge, move, correction, planned end,
 reservation, places), and every write is audited, so a forecast "from now" is kept until
 the next such write, for at most FORECAST_CACHE_SECONDS (the clock moves on, reservations
 expire) and never past midnight. Forecasts as of a past instant are kept the same way. One
-cache per application (each worker process has its own)."""
+cache per application (each worker process has its own). The board's forecast of every
+facility (the overview's "Engpass" column) is kept through writes for
+FORECAST_BOARD_FRESH_SECONDS (60): on a busy night every admission would otherwise make the
+next overview recompute the whole office's forecast; a facility's own forecast (its page,
+the API) follows every write."""
 
 from __future__ import annotations
 
@@ -61,13 +65,18 @@ class ForecastCache:
         self._items: OrderedDict[Hashable, tuple[int | None, float, object]] = OrderedDict()
         self._entries = entries
 
-    def get(self, key: Hashable, version: int | None, max_age: float) -> object | None:
+    def get(
+        self, key: Hashable, version: int | None, max_age: float, fresh: float = 0.0
+    ) -> object | None:
+        """The value stored for ``key`` if it is of ``version`` (or, whatever the version,
+        younger than ``fresh`` seconds) and younger than ``max_age`` seconds."""
         with self._lock:
             item = self._items.get(key)
             if item is None:
                 return None
             stored_version, stored_at, value = item
-            if stored_version != version or time.monotonic() - stored_at > max_age:
+            age = time.monotonic() - stored_at
+            if (stored_version != version and age >= fresh) or age > max_age:
                 del self._items[key]
                 return None
             self._items.move_to_end(key)
@@ -101,16 +110,17 @@ def cache() -> ForecastCache:
     return current_app.extensions.setdefault("platzplan_forecast_cache", ForecastCache())
 
 
-def cached(key: tuple, at: datetime | None, compute: Callable[[], T]) -> T:
+def cached(key: tuple, at: datetime | None, compute: Callable[[], T], *, fresh: float = 0) -> T:
     """``compute()`` once per data version for ``key``: "from now" (``at`` None) for at
-    most FORECAST_CACHE_SECONDS and within the same local day, as of ``at`` until a write."""
+    most FORECAST_CACHE_SECONDS and within the same local day, as of ``at`` until a write;
+    whatever was written, for ``fresh`` seconds."""
     max_age = float(current_app.config["FORECAST_CACHE_SECONDS"])
     if max_age <= 0:
         return compute()
     when = ("now", local(utc_now()).date()) if at is None else ("at", at)
     full_key = (*key, when)
     version = data_version()
-    found = cache().get(full_key, version, max_age if at is None else float("inf"))
+    found = cache().get(full_key, version, max_age if at is None else float("inf"), fresh)
     if found is not None:
         return found  # type: ignore[return-value]
     value = compute()
@@ -221,7 +231,10 @@ def shortages(
     days = max(1, min(within, forecast.MAX_DAYS))
     at = instant if as_of else None
     projected = cached(
-        ("board", days), at, lambda: forecast.project_facilities(None, at=at, days=days)
+        ("board", days),
+        at,
+        lambda: forecast.project_facilities(None, at=at, days=days),
+        fresh=float(current_app.config["FORECAST_BOARD_FRESH_SECONDS"]),
     )
     today = local(instant).date()
     found: dict[int, Shortage] = {}
