@@ -1,6 +1,7 @@
 """The scheduler process: ``flask --app placement scheduler run``. A blocking APScheduler
-in Europe/Berlin with explicit job defaults; no job runs between 02:00 and 03:00 (SCHEDULER_WAKING_HOURS), where
-daylight saving time changes. It is never started inside web workers or tests.
+in Europe/Berlin with explicit job defaults; no job runs between 02:00 and 03:00
+(SCHEDULER_WAKING_HOURS), where daylight saving time changes. It is never started inside
+web workers or tests.
 
 Only one scheduler acts at a time even if two are started by mistake: on PostgreSQL it
 holds a session-level advisory lock, on SQLite a lease row (``process_lease``) that it

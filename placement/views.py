@@ -60,6 +60,27 @@ def show_error(form: FlaskForm, error: PlacementError) -> None:
     field.errors = [*field.errors, error_message(error, str(field.label.text))]
 
 
+def mark_errors(fields) -> tuple[str | None, list[tuple[str, str]]]:
+    """Mark the fields with an error for assistive technology (``aria-invalid``) and put
+    the focus on the first of them (``autofocus``), so that a refused form is not left with
+    the focus on its first field. ``fields`` in the order the page shows them; returns the
+    id that gets the focus and the (id, message) pairs the page's summary announces."""
+    failed = [field for field in fields if field.errors]
+    for field in failed:
+        field.render_kw = {**(field.render_kw or {}), "aria-invalid": "true"}
+    if not failed:
+        return None, []
+    failed[0].render_kw["autofocus"] = True
+    targets = {field.id: _focus_target(field) for field in failed}
+    summary = [(targets[field.id], str(message)) for field in failed for message in field.errors]
+    return targets[failed[0].id], summary
+
+
+def _focus_target(field) -> str:
+    """The id of the element a field's error points to: a radio group's first option."""
+    return f"{field.id}-0" if field.type == "RadioField" else field.id
+
+
 def register(app: Flask) -> None:
     """Forbidden and NotFound raised by a service while rendering a page; German error
     pages with the navigation (the API under /api/ keeps its JSON errors); an expired or

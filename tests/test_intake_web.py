@@ -138,6 +138,36 @@ def test_admission_bad_input_is_shown_at_the_field_and_kept(app, client, setup, 
     assert not _stays(app)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "focused"),
+    [
+        ({"birth_date": "2999-01-01"}, "birth_date"),  # a service error
+        ({"legal_basis": "x"}, "legal_basis"),  # a form error
+        ({"gender": ""}, "gender-0"),  # a radio group: its first option
+        # The first in the page's order (the form class defines the legal basis later).
+        ({"birth_date": "kein Datum", "legal_basis": "x"}, "legal_basis"),
+    ],
+)
+def test_a_refused_admission_announces_its_errors_and_focuses_the_first(
+    client, setup, overrides, focused
+):
+    a, _ = setup
+    html = client.post("/intake/admit", data=_new(a, **overrides)).get_data(as_text=True)
+    assert html.count("autofocus") == 1
+    tag = re.search(rf'<(?:input|select)[^>]*id="{focused}"[^>]*>', html).group(0)
+    assert "autofocus" in tag and 'aria-invalid="true"' in tag
+    summary = re.search(r'<div[^>]*role="alert" id="form-errors">.*?</div>', html, re.S)
+    assert summary and f'href="#{focused}"' in summary.group(0)
+
+
+def test_a_refused_search_focuses_the_field_in_error(client, setup):
+    html = client.get("/intake/places?birth_date=2999-01-01&gender=m&uma=0").get_data(as_text=True)
+    assert html.count("autofocus") == 1
+    tag = re.search(r'<input[^>]*id="birth_date"[^>]*>', html).group(0)
+    assert "autofocus" in tag and 'aria-invalid="true"' in tag
+    assert 'id="form-errors"' in html and "Das Geburtsdatum liegt in der Zukunft." in html
+
+
 def test_admitting_someone_already_placed_offers_a_move(app, client, setup):
     a, b = setup
     client.post("/intake/admit", data=_new(a, reference="DOPPELT"))

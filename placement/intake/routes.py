@@ -46,7 +46,7 @@ from placement.services.intake.youths import NewYouth
 from placement.services.people import stay_page as stay_pages
 from placement.timeutil import from_local, local, to_local_naive
 from placement.timeutil import now as utc_now
-from placement.views import actor, show_error
+from placement.views import actor, mark_errors, show_error
 
 bp = Blueprint("intake", __name__)
 
@@ -85,15 +85,25 @@ def places_page():
         except PlacementError as error:
             failed = _show_row_error(form, error, "children", form.children)
     status = 422 if request.args and (form.errors or failed) else 200
+    error_focus, form_errors = mark_errors(_place_fields(form))
     return render_template(
         "intake/places.html",
         form=form,
         results=results,
         mismatches=mismatch_messages,
-        focus=focus,
+        focus=error_focus or focus,
+        form_errors=form_errors,
         admit_args=_admit_args(form, results) if results else {},
         note_max=MAX_NOTE_LENGTH,
     ), status
+
+
+def _place_fields(form: PlaceSearchForm) -> list:
+    """The place finder's fields in the order of the page."""
+    fields = [form.age, form.birth_date, form.gender, form.uma]
+    for row in form.children.entries:
+        fields += [row.form.age, row.form.birth_date, row.form.gender]
+    return [*fields, form.near, form.lat, form.lon]
 
 
 def _edit_rows(rows, remove: str | None) -> None:
@@ -236,6 +246,7 @@ def admit():
         form.confirm.data = preview.confirmation if preview is not None else ""
     if form.errors and status == 200:
         status = 422
+    error_focus, form_errors = mark_errors(_admission_fields(form))
     return render_template(
         "intake/admit.html",
         form=form,
@@ -245,8 +256,21 @@ def admit():
         warning_message=warning_message,
         notice_message=_notice_text(preview),
         existing_stay=existing,
-        focus=focus,
+        focus=error_focus or focus,
+        form_errors=form_errors,
     ), status
+
+
+def _admission_fields(form: AdmissionForm) -> list:
+    """The admission form's fields in the order of the page."""
+    fields = [form.facility_id, form.legal_basis, form.youth_reference, form.birth_date]
+    fields += [form.birth_date_estimated, form.gender, form.uma, form.reference]
+    fields += [form.file_number, form.sibling_group]
+    for row in form.siblings.entries:
+        row = row.form
+        fields += [row.birth_date, row.birth_date_estimated, row.gender, row.reference]
+        fields.append(row.file_number)
+    return [*fields, form.start, form.override_reason, form.planned_end_on, form.planned_end_kind]
 
 
 def _notice_text(preview):

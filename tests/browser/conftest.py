@@ -1,5 +1,8 @@
 """Browser tests: Playwright drives Debian's Chromium against the app served from a thread
-on a file-backed database (the browser cannot be downloaded here)."""
+on a file-backed database (the browser cannot be downloaded here).
+
+Screenshot mode: with PLACEMENT_SCREENSHOTS=<folder> (``docs/img`` to refresh the README's
+pictures) the tests save the main pages there as PNG files (see ``shot``)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SCREENSHOTS = os.environ.get("PLACEMENT_SCREENSHOTS")  # a folder, or unset: no screenshots
 
 
 @pytest.fixture
@@ -70,3 +74,45 @@ def log_in(page, base: str, email: str) -> None:
     page.fill("#password", "platzplan-demo")
     page.click("#submit")
     page.wait_for_url(f"{base}/")
+
+
+def shot(page, name: str, *, until: str | None = None, **options) -> None:
+    """In screenshot mode, save the page as ``<folder>/<name>.png``: the whole page, or from
+    its top down to the element ``until`` (a long page, kept small), or as ``options`` say
+    (``full_page=False``, a ``clip``); else do nothing."""
+    if not SCREENSHOTS:
+        return
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    options.setdefault("full_page", True)
+    if until is not None:
+        bottom = page.locator(until).evaluate(
+            "e => e.getBoundingClientRect().bottom + window.scrollY"
+        )
+        width = page.viewport_size["width"]
+        options["clip"] = {"x": 0, "y": 0, "width": width, "height": bottom + 8}
+    page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), **options)
+
+
+def tab_to(page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the element matching ``selector`` has the focus."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def choose(page, name: str, value: str) -> None:
+    """Pick a radio option with the keyboard: Tab into the group, arrows to the value."""
+    tab_to(page, f"input[name='{name}']")
+    for _ in range(5):
+        if page.evaluate("() => document.activeElement.value") == value:
+            page.keyboard.press("Space")
+            return
+        page.keyboard.press("ArrowRight")
+    raise AssertionError(f"no option {value} in {name}")
+
+
+def focused_id(page) -> str:
+    """The id of the element that has the focus."""
+    return page.evaluate("() => document.activeElement.id")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from placement import jobs
-from tests.browser.conftest import log_in
-from tests.browser.test_night_intake import shot
+from tests.browser.conftest import log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +19,7 @@ def test_inbox_shows_over_occupancy_first_and_takes_note(live_app, page):
     first = page.locator("#alerts tbody tr").first
     assert "Überbelegung: IOCE Am Mühlholz (+28)" in first.inner_text()
     assert "dringend" in first.inner_text()
-    shot(page, "alerts-inbox")
+    shot(page, "alerts-inbox", full_page=False)  # the top of a long list
     first.get_by_role("button", name="Zur Kenntnis").click()
     page.wait_for_selector("text=Zur Kenntnis genommen.")
     assert (

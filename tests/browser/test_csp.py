@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from placement.extensions import db
 from placement.jobs import check_alerts
 from placement.models import Facility, Stay
-from tests.browser.conftest import log_in
-from tests.browser.test_night_intake import shot
+from tests.browser.conftest import log_in, shot
 from tests.browser.test_planning import worker  # noqa: F401  (the plan worker fixture)
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,6 @@ the over-usable confirmation), then "Belegung bestätigen" in one click."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -11,15 +10,9 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, User
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, shot
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = os.environ.get("PLACEMENT_SCREENSHOTS")  # a folder, to refresh docs/img
-
-
-def shot(page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 def test_manager_changes_places_and_confirms_occupancy(live_app, page):

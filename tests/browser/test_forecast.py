@@ -1,12 +1,11 @@
 """The forecast on the facility page in the browser: on a constructed history (a house near
 its limit after a wave of admissions), the occupancy chart continues as a
 dashed line with its shaded 80 % band, and the table beside it lists every forecast day.
-With PLACEMENT_SCREENSHOTS set, the chart and the table are saved as
-facility-forecast.png (docs/img for the README)."""
+In screenshot mode the whole page is saved as facility.png, and the chart with the
+forecast below it as facility-forecast.png (docs/img for the README)."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from datetime import timedelta
@@ -19,8 +18,7 @@ from placement.models import Stay
 from placement.services.accounts import audit
 from placement.services.occupancy import capacity
 from placement.timeutil import now as utc_now
-from tests.browser.conftest import log_in
-from tests.browser.test_night_intake import SCREENSHOTS
+from tests.browser.conftest import SCREENSHOTS, log_in, shot
 from tests.conftest import create_facility, create_stay, create_youth
 
 pytestmark = pytest.mark.browser
@@ -99,7 +97,8 @@ def test_facility_chart_continues_with_the_forecast_band_and_its_table(live_app,
     assert re.search(r"\d{2}\.\d{2}\.\d{4}", first) and "%" in first
     assert "80 %" in table.locator("thead").inner_text()
     assert "Aufnahmen je Tag" in page.inner_text("#forecast-summary")
-    if SCREENSHOTS:
+    shot(page, "facility")
+    if SCREENSHOTS:  # the clip costs a look-up: only in screenshot mode
         # The chart and the forecast below it, in page coordinates.
         box = page.evaluate(
             """() => {
@@ -109,9 +108,9 @@ def test_facility_chart_continues_with_the_forecast_band_and_its_table(live_app,
                 return {y: a.top + window.scrollY, bottom: b.bottom + window.scrollY};
             }"""
         )
-        page.screenshot(
-            path=os.path.join(SCREENSHOTS, "facility-forecast.png"),
-            full_page=True,
+        shot(
+            page,
+            "facility-forecast",
             clip={
                 "x": 0,
                 "y": box["y"] - 8,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import Facility
-from tests.browser.conftest import log_in
-from tests.browser.test_night_intake import shot
+from tests.browser.conftest import SCREENSHOTS, log_in, shot
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -38,7 +39,7 @@ def test_phone_layout_needs_no_sideways_scrolling(live_app, page):
     _within_viewport(page, first.locator("th a"))
     # Each stacked cell says which column it is.
     assert first.locator("td").first.get_attribute("data-label") == "Art"
-    shot(page, "phone-overview")
+    shot(page, "phone-overview", full_page=False)  # one screen, as on the phone
 
     page.goto(f"{base}/intake/places?age=15&gender=m&uma=1")
     rows = page.locator("#place-results tbody tr")
@@ -48,7 +49,11 @@ def test_phone_layout_needs_no_sideways_scrolling(live_app, page):
     _within_viewport(page, admit)
     reserve = page.get_by_role("button", name="2 Std. reservieren").first
     _within_viewport(page, reserve)
-    shot(page, "phone-place-finder")
+    if SCREENSHOTS:  # one screen of the results, where the phone user scrolls to
+        page.get_by_role("heading", name=re.compile("Ergebnis für")).evaluate(
+            "h => h.scrollIntoView({behavior: 'instant'})"  # Bootstrap scrolls smoothly
+        )
+    shot(page, "phone-place-finder", full_page=False)
 
     page.goto(f"{base}/facilities/{muehlholz}")
     assert "IOCE Am Mühlholz" in page.inner_text("main")

@@ -13,8 +13,7 @@ from placement.models import Facility
 from placement.services.occupancy.queries import place_state
 from placement.timeutil import now
 from placement.worker import start_thread
-from tests.browser.conftest import log_in
-from tests.browser.test_night_intake import shot
+from tests.browser.conftest import log_in, shot
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +30,7 @@ def worker(live_app):
 def test_relieve_am_muehlholz_review_and_execute(live_app, worker, page):
     base, app = live_app
     log_in(page, base, "leitung@demo.local")
+    shot(page, "overview", until="#board")  # the demo's board, before the plan
     page.get_by_role("link", name="IOCE Am Mühlholz").click()
     page.click("#plan-relief")
     assert page.is_checked("input[name=scope][value=relieve]")

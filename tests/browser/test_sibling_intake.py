@@ -10,30 +10,10 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import Stay, Youth
-from tests.browser.test_night_intake import shot
+from tests.browser.conftest import choose, shot, tab_to
 from tests.conftest import create_facility
 
 pytestmark = pytest.mark.browser
-
-
-def tab_to(page, selector: str, limit: int = 80) -> None:
-    """Press Tab until the element matching ``selector`` has the focus."""
-    for _ in range(limit):
-        if page.evaluate("s => document.activeElement.matches(s)", selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {selector}")
-
-
-def choose(page, name: str, value: str) -> None:
-    """Pick a radio option with the keyboard: Tab into the group, arrows to the value."""
-    tab_to(page, f"input[name='{name}']")
-    for _ in range(5):
-        if page.evaluate("() => document.activeElement.value") == value:
-            page.keyboard.press("Space")
-            return
-        page.keyboard.press("ArrowRight")
-    raise AssertionError(f"no option {value} in {name}")
 
 
 def test_two_siblings_found_and_admitted_with_the_keyboard(live_app, page):

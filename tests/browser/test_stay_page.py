@@ -3,7 +3,6 @@ fields (defect 13), and a discharge is chosen, confirmed and taken back (defect 
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -11,15 +10,9 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import Stay
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, shot
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = os.environ.get("PLACEMENT_SCREENSHOTS")
-
-
-def shot(page, name: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
 
 
 def open_stay(app) -> int:
