@@ -16,12 +16,16 @@ from flask import current_app
 from flask_migrate import upgrade
 
 from placement import create_app
+from placement.api import dumping
 from placement.extensions import db
 from placement.models import Facility, User, Youth
 from placement.services.accounts import audit, users
 from placement.services.intake import stays
 from placement.services.occupancy import capacity
 from tests.postgres import postgres_server
+
+# Every answer the tests see is dumped twice, quickly and by marshmallow, and compared.
+dumping.VERIFY = True
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -22,4 +22,4 @@ def occupancy(query: dict[str, Any]):
     Licensed, usable and ceiling places, occupied, reserved and free places, and status.
     An ``at`` in the future or before the first recorded data is refused (field ``at``)."""
     at = query.get("at")
-    return overview.board_at(actor(), at or utc_now(), as_of=at is not None)
+    return overview.board_at(actor(), at or utc_now(), as_of=at is not None, with_changes=False)

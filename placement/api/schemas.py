@@ -15,6 +15,7 @@ from flask import g
 from marshmallow import fields
 
 from placement import messages
+from placement.api.dumping import QuickDump
 from placement.models.enums import (
     DeadlineKind,
     DistributionResult,
@@ -157,8 +158,9 @@ INVALID_CODES += [
 ]
 
 
-class Schema(ma.Schema):
-    """Base schema: unknown keys are ignored, and errors carry codes, not wording."""
+class Schema(QuickDump, ma.Schema):
+    """Base schema: unknown keys are ignored, errors carry codes, not wording, and answers
+    are dumped by ``dumping.QuickDump``."""
 
     class Meta:
         unknown = ma.EXCLUDE

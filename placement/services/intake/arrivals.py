@@ -4,7 +4,7 @@ arrival over the limit records in the same transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from placement.extensions import db
@@ -56,12 +56,18 @@ def capacity_warnings(facility: Facility, state: PlaceState) -> list[Warning]:
     ]
 
 
+# An arrival recorded this close to now is read at its own instant only (callers hold the
+# facility's lock, so no admission or move of the house can fall in between).
+SAME_MOMENT = timedelta(seconds=1)
+
+
 def worst_state(facility_id: int, instant: datetime) -> PlaceState:
     """The state at ``instant`` or now, whichever is further over the limit: an arrival
     recorded for the past also counts towards today's occupancy."""
-    states = [
-        place_state(facility_id, moment) for moment in sorted({instant, max(instant, utc_now())})
-    ]
+    now = utc_now()
+    if now - instant < SAME_MOMENT:
+        return place_state(facility_id, instant)
+    states = [place_state(facility_id, moment) for moment in (instant, now)]
     return max(states, key=lambda state: state.occupied - state.limit)
 
 

@@ -163,6 +163,7 @@ def board_at(
     as_of: bool = False,
     field: str = "at",
     with_forecast: bool = False,
+    with_changes: bool = True,
     order: BoardOrder = BoardOrder.KIND,
 ) -> Board:
     """Every active facility (or one with residents then) matching ``filters`` with its
@@ -170,7 +171,8 @@ def board_at(
     shortages first). ``as_of``: the instant was asked for (a history view), so it must lie
     within the data's range. ``with_forecast``: each row with its expected shortage as the
     forecast from ``instant`` sees it (as of a past instant: what it would have said then,
-    from what was known then); implied by the filter ``shortage_only``."""
+    from what was known then); implied by the filter ``shortage_only``. ``with_changes``
+    False leaves the rows' last change out (None), for callers that do not show it."""
     permissions.require(actor.role, Permission.VIEW_COUNTS)
     if as_of:
         history.check_instant(instant, field)
@@ -190,7 +192,7 @@ def board_at(
     ).all()
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
     states = place_states_at(instant)
-    changed = last_changed_at(instant) if facilities else {}
+    changed = last_changed_at(instant) if facilities and with_changes else {}
     # A facility closed since then still shows for a past instant at which it had residents.
     shown = [f for f in facilities if f.active or state_of(states, f.id).occupied]
     with_forecast = with_forecast or filters.shortage_only or order == BoardOrder.SHORTAGE

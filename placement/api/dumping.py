@@ -1,0 +1,96 @@
+"""A quicker ``Schema._serialize`` for the answers, with marshmallow's own results.
+
+marshmallow's generic path costs most of a large answer's time: for every field of every
+object it goes through ``Field.serialize``, the schema's accessor and ``utils.get_value``,
+which tries ``obj[key]`` before ``getattr`` and splits dotted attributes anew each time.
+The place finder's 150 options with their facilities took longer to dump than to compute.
+
+Here each schema instance is planned once: a field that keeps marshmallow's way of
+reading its value (no own ``serialize``/``get_value``, the schema's default accessor)
+reads it with a prepared ``attrgetter``; its value is then formatted by the field's own
+``_serialize``, so every conversion (dates, enums, nested schemas, lists) stays
+marshmallow's. Everything else, and every object that is a mapping or lacks the
+attribute (marshmallow's defaults and "missing" apply), takes marshmallow's own path.
+``VERIFY`` (set by the tests) compares each result with marshmallow's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields
+
+# The tests set this: every dump is then also made by marshmallow and compared.
+VERIFY = False
+
+_FALLBACK = object()
+
+
+def _reader(field: fields.Field, attr_name: str, schema: ma.Schema) -> Callable | None:
+    """A quick reader of the field's value, or None where marshmallow's path is needed."""
+    cls = type(field)
+    if (
+        not field._CHECK_ATTRIBUTE
+        or cls.serialize is not fields.Field.serialize
+        or cls.get_value is not fields.Field.get_value
+        or type(schema).get_attribute is not ma.Schema.get_attribute
+    ):
+        return None
+    get = attrgetter(field.attribute or attr_name)
+
+    def read(obj: Any) -> Any:
+        if hasattr(obj, "__getitem__"):
+            return _FALLBACK  # a mapping or sequence: marshmallow tries obj[key] first
+        try:
+            return get(obj)
+        except AttributeError:
+            return _FALLBACK  # marshmallow's default and "missing" rules apply
+
+    return read
+
+
+def _plan(schema: ma.Schema) -> list[tuple[str, str, fields.Field, Callable | None]]:
+    return [
+        (
+            field.data_key if field.data_key is not None else attr_name,
+            attr_name,
+            field,
+            _reader(field, attr_name, schema),
+        )
+        for attr_name, field in schema.dump_fields.items()
+    ]
+
+
+def serialize(schema: ma.Schema, obj: Any) -> dict:
+    """One object as ``ma.Schema._serialize(schema, obj)`` would dump it."""
+    plan = schema.__dict__.get("_dump_plan")
+    if plan is None:
+        plan = schema.__dict__["_dump_plan"] = _plan(schema)
+    result = schema.dict_class()
+    accessor = schema.get_attribute
+    for key, attr_name, field, read in plan:
+        value = _FALLBACK if read is None else read(obj)
+        if value is _FALLBACK:
+            value = field.serialize(attr_name, obj, accessor=accessor)
+            if value is ma.missing:
+                continue
+        else:
+            value = field._serialize(value, attr_name, obj)
+        result[key] = value
+    return result
+
+
+class QuickDump:
+    """Mixin for a marshmallow Schema: ``_serialize`` through ``serialize`` (pre- and
+    post-dump hooks still run in ``dump``)."""
+
+    def _serialize(self, obj: Any, *, many: bool = False):
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        result = serialize(self, obj)  # type: ignore[arg-type]
+        if VERIFY:
+            expected = ma.Schema._serialize(self, obj)  # type: ignore[arg-type]
+            assert result == expected, f"{type(self).__name__}: {result!r} != {expected!r}"
+        return result

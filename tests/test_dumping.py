@@ -1,0 +1,108 @@
+"""The quick dump of the API's answers gives marshmallow's own results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+
+import marshmallow as ma
+import pytest
+from marshmallow import fields
+
+from placement.api import dumping, schemas
+
+
+class Colour(Enum):
+    RED = "red"
+
+
+@dataclass
+class Inner:
+    name: str
+    when: datetime | None = None
+
+
+@dataclass
+class Outer:
+    id: int
+    inner: Inner | None
+    tags: list
+    day: date
+    colour: Colour
+
+    @property
+    def broken(self):
+        raise AttributeError("computed from something absent")
+
+
+class InnerOut(schemas.Schema):
+    name = fields.String()
+    when = fields.DateTime(allow_none=True)
+
+
+class Shout(fields.String):
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return "LOUD"
+
+
+class OuterOut(schemas.Schema):
+    id = fields.Integer()
+    label = fields.String(attribute="inner.name")
+    inner = fields.Nested(InnerOut, allow_none=True)
+    inners = fields.List(fields.Nested(InnerOut), attribute="tags")
+    day = fields.Date()
+    colour = fields.Enum(Colour, by_value=True)
+    shout = Shout()
+    computed = fields.Function(lambda obj: "f")
+    broken = fields.String()
+    absent = fields.Integer(dump_default=7)
+    code = fields.String(attribute="colour.value", data_key="CODE")
+    secret = fields.String(load_only=True)
+
+
+OBJECTS = [
+    Outer(
+        1,
+        Inner("a", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)),
+        [Inner("b")],
+        date(2026, 1, 2),
+        Colour.RED,
+    ),
+    Outer(2, None, [], date(2026, 1, 3), Colour.RED),  # a dotted path through None
+    {"id": 3, "inner": {"name": "c"}, "tags": [], "day": date(2026, 1, 4), "colour": Colour.RED},
+]
+
+
+@pytest.fixture
+def unverified(monkeypatch):
+    monkeypatch.setattr(dumping, "VERIFY", False)
+
+
+@pytest.mark.parametrize("obj", OBJECTS, ids=["object", "none-on-the-path", "mapping"])
+def test_the_quick_dump_equals_marshmallows(obj, unverified):
+    schema = OuterOut()
+    quick = schema.dump(obj)
+    assert quick == ma.Schema._serialize(schema, obj)
+    assert quick["shout"] == "LOUD" and quick["computed"] == "f"  # their own paths
+    assert "broken" not in quick  # AttributeError: missing, as marshmallow has it
+    assert quick["absent"] == 7  # the dump default of a missing value
+    assert "secret" not in quick and quick["CODE"] == "red"
+
+
+def test_many_and_hooks(unverified):
+    class Hooked(InnerOut):
+        @ma.post_dump(pass_collection=False)
+        def upper(self, data, **kwargs):
+            return {**data, "name": data["name"].upper()}
+
+    dumped = Hooked(many=True).dump([Inner("x"), Inner("y")])
+    assert [d["name"] for d in dumped] == ["X", "Y"]
+
+
+def test_verify_reports_a_difference(monkeypatch):
+    """With VERIFY (as in every test), a quick dump that differs fails loudly."""
+    monkeypatch.setattr(dumping, "VERIFY", True)
+    monkeypatch.setattr(dumping, "serialize", lambda schema, obj: {"name": "wrong"})
+    with pytest.raises(AssertionError, match="InnerOut"):
+        InnerOut().dump(Inner("right"))
