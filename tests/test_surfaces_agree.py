@@ -57,7 +57,9 @@ def _html_errors(page: str) -> tuple[tuple[str | None, str], ...]:
     for match in re.finditer(r'<div class="invalid-feedback[^"]*">(.*?)</div>', page, re.S):
         names = re.findall(r'name="([^"]+)"', page[: match.start()])
         errors.append((names[-1] if names else None, html_lib.unescape(match.group(1).strip())))
-    for match in re.finditer(r'<div class="alert alert-danger"[^>]*>(.*?)</div>', page, re.S):
+    # Form-level errors; the summary at the top (id form-errors) repeats the field errors.
+    alerts = r'<div class="alert alert-danger"(?![^>]*id="form-errors")[^>]*>(.*?)</div>'
+    for match in re.finditer(alerts, page, re.S):
         errors.append((None, html_lib.unescape(match.group(1).strip())))
     return tuple(sorted(errors, key=str))
 
