@@ -28,7 +28,7 @@ VERIFY = False
 _FALLBACK = object()
 
 
-def _reader(field: fields.Field, attr_name: str, schema: ma.Schema) -> Callable | None:
+def _getter(field: fields.Field, attr_name: str, schema: ma.Schema) -> Callable | None:
     """A quick reader of the field's value, or None where marshmallow's path is needed."""
     cls = type(field)
     if (
@@ -38,17 +38,7 @@ def _reader(field: fields.Field, attr_name: str, schema: ma.Schema) -> Callable 
         or type(schema).get_attribute is not ma.Schema.get_attribute
     ):
         return None
-    get = attrgetter(field.attribute or attr_name)
-
-    def read(obj: Any) -> Any:
-        if hasattr(obj, "__getitem__"):
-            return _FALLBACK  # a mapping or sequence: marshmallow tries obj[key] first
-        try:
-            return get(obj)
-        except AttributeError:
-            return _FALLBACK  # marshmallow's default and "missing" rules apply
-
-    return read
+    return attrgetter(field.attribute or attr_name)
 
 
 def _plan(schema: ma.Schema) -> list[tuple[str, str, fields.Field, Callable | None]]:
@@ -57,7 +47,7 @@ def _plan(schema: ma.Schema) -> list[tuple[str, str, fields.Field, Callable | No
             field.data_key if field.data_key is not None else attr_name,
             attr_name,
             field,
-            _reader(field, attr_name, schema),
+            _getter(field, attr_name, schema),
         )
         for attr_name, field in schema.dump_fields.items()
     ]
@@ -68,12 +58,18 @@ def serialize(schema: ma.Schema, obj: Any) -> dict:
     plan = schema.__dict__.get("_dump_plan")
     if plan is None:
         plan = schema.__dict__["_dump_plan"] = _plan(schema)
+    # marshmallow tries obj[key] before getattr: mappings and sequences take its path.
+    quick = not hasattr(obj, "__getitem__")
     result = schema.dict_class()
-    accessor = schema.get_attribute
-    for key, attr_name, field, read in plan:
-        value = _FALLBACK if read is None else read(obj)
+    for key, attr_name, field, get in plan:
+        value = _FALLBACK
+        if quick and get is not None:
+            try:  # noqa: SIM105 (a bare try is quicker than suppress() in this loop)
+                value = get(obj)
+            except AttributeError:
+                pass  # marshmallow's default and "missing" rules apply
         if value is _FALLBACK:
-            value = field.serialize(attr_name, obj, accessor=accessor)
+            value = field.serialize(attr_name, obj, accessor=schema.get_attribute)
             if value is ma.missing:
                 continue
         else:
