@@ -27,6 +27,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(PROJECT_DIR / "templates"),
     )
+    # JSON answers keep their schema's field order; sorting the keys of a large answer
+    # (the place finder's 150 options) cost a tenth of its time.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_object(DefaultConfig)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PLACEMENT")
