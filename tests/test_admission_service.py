@@ -40,7 +40,7 @@ from placement.services.errors import (
     OverrideRequired,
     RuleViolation,
 )
-from placement.services.intake import admissions, reservations, stays
+from placement.services.intake import admissions, arrivals, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest, ConfirmationOutdated
 from placement.services.intake.arrivals import Warning, WarningCode
 from placement.services.intake.rules import Mismatch, MismatchCode, berlin_day, years_before
@@ -1029,6 +1029,29 @@ def test_backdated_admission_over_then_but_fine_now_warns(make_facility, make_yo
     assert admissions.preview(ON_CALL, request).warnings == expected
     assert admissions.admit(ON_CALL, request).warnings == expected
     assert count(OverOccupancyEvent) == 1
+
+
+def test_an_arrival_seconds_ago_counts_what_began_since(make_facility, make_youth, monkeypatch):
+    """The state at the arrival or now, whichever is worse, also seconds apart; at the
+    current moment itself the house is read once."""
+    house = make_facility(licensed=1, name="Haus A", age_min=12, age_max=17)
+    now = utc_now()
+    stays.record_stay(
+        audit.SYSTEM,
+        youth_id=make_youth(birth_date=born(14)).id,
+        facility_id=house.id,
+        legal_basis="42-1-2",
+        start_at=now - timedelta(seconds=3),
+    )
+    # Empty 5 s ago, full now: the arrival recorded for 5 s ago is read as of now.
+    assert arrivals.worst_state(house.id, now - timedelta(seconds=5)).occupied == 1
+    reads = []
+    read = arrivals.place_state
+    monkeypatch.setattr(
+        arrivals, "place_state", lambda fid, moment: reads.append(moment) or read(fid, moment)
+    )
+    assert arrivals.worst_state(house.id, utc_now()).occupied == 1
+    assert len(reads) == 1
 
 
 def test_preview_of_backdated_admission_warns_like_admit(make_facility, make_youth, make_stay):

@@ -76,6 +76,17 @@ def log_in(page, base: str, email: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def log_in_by_keyboard(page, base: str, email: str) -> None:
+    """``log_in`` with Tab, typing and Enter only."""
+    page.goto(f"{base}/auth/login")
+    tab_to(page, "#email")
+    page.keyboard.type(email)
+    tab_to(page, "#password")
+    page.keyboard.type("platzplan-demo")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+
+
 def shot(page, name: str, *, until: str | None = None, **options) -> None:
     """In screenshot mode, save the page as ``<folder>/<name>.png``: the whole page, or from
     its top down to the element ``until`` (a long page, kept small), or as ``options`` say

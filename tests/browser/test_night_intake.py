@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import Stay, Youth
-from tests.browser.conftest import choose, focused_id, log_in, shot, tab_to
+from tests.browser.conftest import choose, focused_id, log_in, log_in_by_keyboard, shot, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -67,13 +67,7 @@ def test_one_youth_admitted_with_the_keyboard_only(live_app, page):
     a result chosen with Tab and Enter, a mistyped birth date announced with the focus on
     it and everything typed kept, then the admission recorded."""
     base, app = live_app
-    page.goto(f"{base}/auth/login")
-    tab_to(page, "#email")
-    page.keyboard.type("bereitschaft@demo.local")
-    tab_to(page, "#password")
-    page.keyboard.type("platzplan-demo")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
+    log_in_by_keyboard(page, base, "bereitschaft@demo.local")
 
     # From the overview, the navigation's "Platz finden"; the focus is in the age.
     tab_to(page, "nav a[href$='/intake/places']")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from placement.extensions import db
 from placement.models import Stay, Youth
-from tests.browser.conftest import choose, shot, tab_to
+from tests.browser.conftest import choose, log_in_by_keyboard, shot, tab_to
 from tests.conftest import create_facility
 
 pytestmark = pytest.mark.browser
@@ -23,13 +23,7 @@ def test_two_siblings_found_and_admitted_with_the_keyboard(live_app, page):
         db.session.commit()
         house_id = house.id
 
-    page.goto(f"{base}/auth/login")
-    tab_to(page, "#email")
-    page.keyboard.type("bereitschaft@demo.local")
-    tab_to(page, "#password")
-    page.keyboard.type("platzplan-demo")
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
+    log_in_by_keyboard(page, base, "bereitschaft@demo.local")
 
     # The place finder opens with the focus in the first child's age.
     page.goto(f"{base}/intake/places")
