@@ -4,6 +4,7 @@ accounts, and the audit rows of failures, lockouts, logouts and 403s (ASVS 2.2, 
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -219,3 +220,10 @@ def test_api_403_is_audited(app, api):
     response = api.post("/facilities", role="on_call", json={"name": "X"})
     assert response.status_code == 403
     assert "http.forbidden" in _actions(app)
+
+
+def test_the_login_page_opens_with_the_focus_in_the_email(client):
+    page = client.get("/auth/login").get_data(as_text=True)
+    email = re.search(r"<input[^>]*id=\"email\"[^>]*>", page).group(0)
+    assert "autofocus" in email and 'autocomplete="username"' in email
+    assert page.count("autofocus") == 1
