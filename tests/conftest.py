@@ -46,10 +46,8 @@ PG_TEMPLATE_DB = "platzplan_migrated"
 
 
 def _migrate(url: str) -> None:
-    config = {"TESTING": True, "SECRET_KEY": "test-secret", "ENV": "demo"}
-    app = create_app({**config, "SQLALCHEMY_DATABASE_URI": url})
+    app = make_app(None, url)
     with app.app_context():
-        upgrade()
         db.session.remove()
         db.engine.dispose()
 
