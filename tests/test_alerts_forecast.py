@@ -108,8 +108,10 @@ def notifications(rule: str = RULE) -> list[Notification]:
     return [n for n in rows if n.payload.get("rule") == rule]
 
 
-def max_chance(house, days: int = 7) -> float:
-    projection = forecast.project_facilities([house.id], at=NOW, days=days)[house.id]
+def max_chance(house, days: int = 7, at: datetime = NOW) -> float:
+    """The highest chance within ``days`` of going over, as a check at ``at`` reads it (the
+    window moves with the instant, so a later check may read another chance)."""
+    projection = forecast.project_facilities([house.id], at=at, days=days)[house.id]
     return max(day.p_over for day in projection.days[:days])
 
 
@@ -286,13 +288,17 @@ def test_a_chance_wavering_just_below_the_threshold_keeps_the_episode(ctx):
     assert alert.status == AlertStatus.FIRING
     # The threshold is now a little above the chance: a new warning would not fire, the
     # one firing holds (within FORECAST_HOLD_MARGIN).
+    later = NOW + timedelta(hours=1)
+    chance = max_chance(house, at=later)
     inbox.set_threshold(audit.SYSTEM, RULE, probability=round(min(chance + 0.05, 0.99), 2))
-    engine.check(NOW + timedelta(hours=1), rules=[RULE])
+    engine.check(later, rules=[RULE])
     assert (alert.status, alert.episode) == (AlertStatus.FIRING, 1)
     assert alert.facility_id == house.id
     # Well above it: resolved.
+    later += timedelta(hours=1)
+    chance = max_chance(house, at=later)
     inbox.set_threshold(audit.SYSTEM, RULE, probability=round(min(chance + 0.15, 0.99), 2))
-    engine.check(NOW + timedelta(hours=2), rules=[RULE])
+    engine.check(later, rules=[RULE])
     assert alert.status == AlertStatus.RESOLVED
 
 
