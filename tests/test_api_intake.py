@@ -108,6 +108,38 @@ def test_anonymous_address_hidden_from_everyone_not_assigned(api, app):
     assert staff["address"]["street"] == "Geheimweg 1"
 
 
+def test_a_kept_facility_dump_follows_every_change(api, app):
+    """The finder's facility dumps are kept per process (api.dumping): a change of the
+    facility, of who may locate it or of its confirmation shows in the next answer."""
+    with app.app_context():
+        create_facility(name="Zuflucht", anonymous_address=True, street="Geheimweg 1")
+        db.session.commit()
+
+    def found() -> dict:
+        return api.get("/places?age=15&gender=f&uma=false", role="on_call").get_json()[0][
+            "facility"
+        ]
+
+    first = found()
+    assert (first["address"], first["confirmation_stale"]) == (None, True)
+    assert found() == first
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).filter_by(email="on_call@example.org"))
+        house = db.session.scalar(sa.select(Facility).filter_by(name="Zuflucht"))
+        user.facilities.append(house)
+        house.name = "Zuflucht Nord"
+        house.confirmed_at = datetime.now(UTC)
+        db.session.commit()
+    now_seen = found()
+    assert now_seen["name"] == "Zuflucht Nord" and now_seen["address"]["street"] == "Geheimweg 1"
+    assert now_seen["confirmation_stale"] is False and now_seen["confirmed_at"] is not None
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).filter_by(email="on_call@example.org"))
+        user.facilities.clear()
+        db.session.commit()
+    assert found()["address"] is None  # no longer assigned: no longer told where it is
+
+
 # --- place finder -------------------------------------------------------------------------
 
 

@@ -106,3 +106,38 @@ def test_verify_reports_a_difference(monkeypatch):
     monkeypatch.setattr(dumping, "serialize", lambda schema, obj: {"name": "wrong"})
     with pytest.raises(AssertionError, match="InnerOut"):
         InnerOut().dump(Inner("right"))
+
+
+class Kept(schemas.Schema):
+    name = fields.String()
+    when = fields.DateTime(allow_none=True)
+
+    def memo_key(self, obj) -> tuple:
+        return (obj.name, obj.when)
+
+
+def test_a_dump_is_kept_by_its_memo_key(monkeypatch):
+    schema = Kept()
+    first = schema.dump(Inner("a"))
+    assert schema.dump(Inner("a")) is first  # the same values: the kept dump
+    changed = schema.dump(Inner("a", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)))
+    assert changed == {"name": "a", "when": "2026-12-01T03:00:00+00:00"}
+    assert Kept().dump(Inner("a")) is not first  # kept per schema instance
+    monkeypatch.setattr(dumping, "MEMO_SIZE", 2)
+    schema.dump(Inner("b"))  # a third key: the store is emptied first
+    assert schema.dump(Inner("a")) is not first
+
+
+def test_verify_checks_a_kept_dump_too(monkeypatch):
+    """A memo key that misses a value the dump reads would hand out a stale dump: with
+    VERIFY, as in every test, that fails."""
+
+    class Forgetful(Kept):
+        def memo_key(self, obj) -> tuple:
+            return (obj.name,)
+
+    monkeypatch.setattr(dumping, "VERIFY", True)
+    schema = Forgetful()
+    schema.dump(Inner("a"))
+    with pytest.raises(AssertionError, match="Forgetful"):
+        schema.dump(Inner("a", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)))

@@ -8,6 +8,7 @@ coded error, with a German message, that the services raise."""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import marshmallow as ma
@@ -455,6 +456,17 @@ class FacilityOut(Schema):
             "description": "never confirmed, or not within FACILITY_CONFIRMATION_STALE_HOURS"
         },
     )
+
+    # Every facility column the dump reads (``dumping``: the place finder dumps the same
+    # facilities for every search, so their dumps are kept by these values).
+    _read = attrgetter(
+        "id", "code", "name", "kind", "operator", "planning_area", "district", "street",
+        "postal_code", "city", "latitude", "longitude", "age_min", "age_max", "genders",
+        "uma_policy", "anonymous_address", "active", "confirmed_at",
+    )  # fmt: skip
+
+    def memo_key(self, info) -> tuple:
+        return (*self._read(info.facility), info.address_visible, info.confirmation_stale)
 
 
 def _state_fields(prefix: str) -> dict[str, fields.Field]:
