@@ -141,3 +141,37 @@ def test_verify_checks_a_kept_dump_too(monkeypatch):
     schema.dump(Inner("a"))
     with pytest.raises(AssertionError, match="Forgetful"):
         schema.dump(Inner("a", datetime(2026, 12, 1, 3, 0, tzinfo=UTC)))
+
+
+@dataclass
+class Loose:
+    count: object
+    share: object
+    text: object
+    flag: object
+    number: object = 3
+
+
+class LooseOut(schemas.Schema):
+    count = fields.Integer(allow_none=True)
+    share = fields.Float()
+    text = fields.String()
+    flag = fields.Boolean()
+    shown = fields.Integer(as_string=True, attribute="number")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ((3, 0.5, "a", True), {"count": 3, "share": 0.5, "text": "a", "flag": True, "shown": "3"}),
+        # Values of another type are formatted by the field, as marshmallow does.
+        ((True, 2, 7, 1), {"count": 1, "share": 2.0, "text": "7", "flag": 1, "shown": "3"}),
+        ((None, None, None, None), {"count": None, "share": None, "text": None, "flag": None}),
+    ],
+    ids=["own-types", "other-types", "none"],
+)
+def test_plain_values_are_taken_as_formatting_would_return_them(values, expected, unverified):
+    dumped = LooseOut().dump(Loose(*values))
+    assert dumped == ma.Schema._serialize(LooseOut(), Loose(*values))
+    assert {k: dumped[k] for k in expected} == expected
+    assert [type(dumped[k]) for k in expected] == [type(v) for v in expected.values()]

@@ -9,8 +9,11 @@ Here each schema instance is planned once: a field that keeps marshmallow's way 
 reading its value (no own ``serialize``/``get_value``, the schema's default accessor)
 reads it with a prepared ``attrgetter``; its value is then formatted by the field's own
 ``_serialize``, so every conversion (dates, enums, nested schemas, lists) stays
-marshmallow's. Everything else, and every object that is a mapping or lacks the
-attribute (marshmallow's defaults and "missing" apply), takes marshmallow's own path.
+marshmallow's; a value that formatting would return unchanged (an int for an Integer,
+a str for a String, anything for a Boolean) is taken as it is. Everything else, and
+every object that is a mapping or lacks the attribute (marshmallow's defaults and
+"missing" apply), takes marshmallow's own path.
+
 A schema may also name a ``memo_key(obj)``: the values its dump depends on, as a
 hashable tuple. Its dumps are then kept per schema instance (an answer's schemas live as
 long as the process) and an object with the same key gets the dump made before: the
@@ -50,13 +53,29 @@ def _getter(field: fields.Field, attr_name: str, schema: ma.Schema) -> Callable 
     return attrgetter(field.attribute or attr_name)
 
 
-def _plan(schema: ma.Schema) -> list[tuple[str, str, fields.Field, Callable | None]]:
+# Fields whose ``_serialize`` returns a value of this exact type (or None) unchanged:
+# Number formats with num_type(value), String with str(value); Boolean does not format.
+_UNCHANGED: dict[type, type] = {fields.Integer: int, fields.Float: float, fields.String: str}
+
+
+def _unchanged(field: fields.Field) -> type | None:
+    """The value type the field dumps as it is (``object``: any), else None."""
+    cls = type(field)
+    if cls is fields.Boolean and cls._serialize is fields.Field._serialize:
+        return object
+    if getattr(field, "as_string", False):
+        return None
+    return _UNCHANGED.get(cls)
+
+
+def _plan(schema: ma.Schema) -> list[tuple[str, str, fields.Field, Callable | None, type | None]]:
     return [
         (
             field.data_key if field.data_key is not None else attr_name,
             attr_name,
             field,
             _getter(field, attr_name, schema),
+            _unchanged(field),
         )
         for attr_name, field in schema.dump_fields.items()
     ]
@@ -70,7 +89,7 @@ def serialize(schema: ma.Schema, obj: Any) -> dict:
     # marshmallow tries obj[key] before getattr: mappings and sequences take its path.
     quick = not hasattr(obj, "__getitem__")
     result = schema.dict_class()
-    for key, attr_name, field, get in plan:
+    for key, attr_name, field, get, unchanged in plan:
         value = _FALLBACK
         if quick and get is not None:
             try:  # noqa: SIM105 (a bare try is quicker than suppress() in this loop)
@@ -81,7 +100,7 @@ def serialize(schema: ma.Schema, obj: Any) -> dict:
             value = field.serialize(attr_name, obj, accessor=schema.get_attribute)
             if value is ma.missing:
                 continue
-        else:
+        elif not (unchanged is object or value is None or type(value) is unchanged):
             value = field._serialize(value, attr_name, obj)
         result[key] = value
     return result
