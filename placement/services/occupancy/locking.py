@@ -2,7 +2,12 @@
 
 SQLite: the transaction must begin IMMEDIATE (the database-wide write lock), otherwise two
 requests could both read "one place free" before either writes. PostgreSQL: the facility
-rows are locked with SELECT ... FOR UPDATE, in id order so that moves never deadlock."""
+rows are locked with SELECT ... FOR NO KEY UPDATE, in id order so that moves never
+deadlock. NO KEY: the lock serialises capacity decisions as FOR UPDATE would, but leaves
+other transactions free to insert rows that refer to a locked facility (a stay, an
+alert): their foreign-key check takes a KEY SHARE lock, which FOR UPDATE blocks. Blocked
+there while holding the audit chain's lock, such a transaction deadlocked with a move
+that held the facility and waited for the chain (tests/test_lock_order.py)."""
 
 from __future__ import annotations
 
@@ -60,5 +65,8 @@ def lock_facilities(facility_ids: Iterable[int]) -> None:
         return
     ids = sorted(set(facility_ids))
     db.session.execute(
-        select(Facility.id).where(Facility.id.in_(ids)).order_by(Facility.id).with_for_update()
+        select(Facility.id)
+        .where(Facility.id.in_(ids))
+        .order_by(Facility.id)
+        .with_for_update(key_share=True)
     )

@@ -1,0 +1,110 @@
+"""Locks that two transactions take in opposite order must not deadlock (PostgreSQL).
+
+Found by the load benchmark on PostgreSQL: a move held its two facilities
+(``lock_facilities``) and waited for the audit chain's advisory lock, while an admission
+elsewhere held the chain (its entries were written) and its immediate over-occupancy check
+raised an alert naming one of the moving facilities. Inserting that alert checks its
+foreign key with a KEY SHARE lock on the facility row, which ``FOR UPDATE`` blocks: the
+move answered 500 with "deadlock detected". The facility lock is ``FOR NO KEY UPDATE``:
+it still serialises capacity decisions, and rows may still refer to a locked facility."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from placement.extensions import db
+from placement.models import Facility, Youth
+from placement.services.accounts import audit
+from placement.services.occupancy.locking import lock_facilities
+from tests.conftest import create_facility, create_stay, create_youth
+
+WAIT = 20  # seconds; PostgreSQL reports a deadlock after deadlock_timeout (1 s)
+
+
+def _postgresql_only(app) -> None:
+    if make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "postgresql":
+        pytest.skip("SQLite serialises all writers with one database-wide lock")
+
+
+def _run(*targets) -> list[BaseException]:
+    errors: list[BaseException] = []
+
+    def guarded(target):
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+        finally:
+            db.session.remove()
+
+    threads = [threading.Thread(target=guarded, args=(target,)) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=WAIT * 2)
+    assert not any(thread.is_alive() for thread in threads), "a transaction hangs"
+    return errors
+
+
+def test_a_row_may_refer_to_a_locked_facility_while_the_locker_waits_for_the_chain(app):
+    _postgresql_only(app)
+    with app.app_context():
+        house = create_facility(licensed=2, name="Haus Kette")
+        youth = create_youth()
+        db.session.commit()
+        house_id, youth_id = house.id, youth.id
+    locked, chained = threading.Event(), threading.Event()
+
+    def mover() -> None:  # the facilities first, then the audit entry
+        with app.app_context():
+            lock_facilities([house_id])
+            locked.set()
+            assert chained.wait(WAIT)
+            audit.record(audit.SYSTEM, "test.after_lock", object_type="facility", object_id=1)
+            db.session.commit()
+
+    def chained_writer() -> None:  # the audit entry first, then a row naming the facility
+        with app.app_context():
+            assert locked.wait(WAIT)
+            audit.record(audit.SYSTEM, "test.chain_first", object_type="facility", object_id=2)
+            chained.set()
+            create_stay(
+                db.session.get(Youth, youth_id),
+                db.session.get(Facility, house_id),
+                "2024-01-01 08:00",
+            )
+            db.session.commit()
+
+    assert _run(mover, chained_writer) == []
+    with app.app_context():
+        assert audit.verify_chain().ok
+
+
+def test_the_facility_lock_still_serialises_capacity_decisions(app):
+    """A second ``lock_facilities`` on the same facility waits for the first to end."""
+    _postgresql_only(app)
+    with app.app_context():
+        house_id = create_facility(name="Haus Reihe").id
+        db.session.commit()
+    locked, order = threading.Event(), []
+
+    def first() -> None:
+        with app.app_context():
+            lock_facilities([house_id])
+            locked.set()
+            threading.Event().wait(0.5)  # the second is waiting meanwhile
+            order.append("first")
+            db.session.commit()
+
+    def second() -> None:
+        with app.app_context():
+            assert locked.wait(WAIT)
+            lock_facilities([house_id])
+            order.append("second")
+            db.session.commit()
+
+    assert _run(first, second) == []
+    assert order == ["first", "second"]
