@@ -29,16 +29,18 @@ def _postgresql_only(app) -> None:
         pytest.skip("SQLite serialises all writers with one database-wide lock")
 
 
-def _run(*targets) -> list[BaseException]:
+def _run(app, *targets) -> list[BaseException]:
+    """Each target in a thread of its own, with its own app context and session."""
     errors: list[BaseException] = []
 
     def guarded(target):
-        try:
-            target()
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller
-            errors.append(exc)
-        finally:
-            db.session.remove()
+        with app.app_context():
+            try:
+                target()
+            except BaseException as exc:  # noqa: BLE001 - reported by the caller
+                errors.append(exc)
+            finally:
+                db.session.remove()
 
     threads = [threading.Thread(target=guarded, args=(target,)) for target in targets]
     for thread in threads:
@@ -59,26 +61,24 @@ def test_a_row_may_refer_to_a_locked_facility_while_the_locker_waits_for_the_cha
     locked, chained = threading.Event(), threading.Event()
 
     def mover() -> None:  # the facilities first, then the audit entry
-        with app.app_context():
-            lock_facilities([house_id])
-            locked.set()
-            assert chained.wait(WAIT)
-            audit.record(audit.SYSTEM, "test.after_lock", object_type="facility", object_id=1)
-            db.session.commit()
+        lock_facilities([house_id])
+        locked.set()
+        assert chained.wait(WAIT)
+        audit.record(audit.SYSTEM, "test.after_lock", object_type="facility", object_id=1)
+        db.session.commit()
 
     def chained_writer() -> None:  # the audit entry first, then a row naming the facility
-        with app.app_context():
-            assert locked.wait(WAIT)
-            audit.record(audit.SYSTEM, "test.chain_first", object_type="facility", object_id=2)
-            chained.set()
-            create_stay(
-                db.session.get(Youth, youth_id),
-                db.session.get(Facility, house_id),
-                "2024-01-01 08:00",
-            )
-            db.session.commit()
+        assert locked.wait(WAIT)
+        audit.record(audit.SYSTEM, "test.chain_first", object_type="facility", object_id=2)
+        chained.set()
+        create_stay(
+            db.session.get(Youth, youth_id),
+            db.session.get(Facility, house_id),
+            "2024-01-01 08:00",
+        )
+        db.session.commit()
 
-    assert _run(mover, chained_writer) == []
+    assert _run(app, mover, chained_writer) == []
     with app.app_context():
         assert audit.verify_chain().ok
 
@@ -92,19 +92,17 @@ def test_the_facility_lock_still_serialises_capacity_decisions(app):
     locked, order = threading.Event(), []
 
     def first() -> None:
-        with app.app_context():
-            lock_facilities([house_id])
-            locked.set()
-            threading.Event().wait(0.5)  # the second is waiting meanwhile
-            order.append("first")
-            db.session.commit()
+        lock_facilities([house_id])
+        locked.set()
+        threading.Event().wait(0.5)  # the second is waiting meanwhile
+        order.append("first")
+        db.session.commit()
 
     def second() -> None:
-        with app.app_context():
-            assert locked.wait(WAIT)
-            lock_facilities([house_id])
-            order.append("second")
-            db.session.commit()
+        assert locked.wait(WAIT)
+        lock_facilities([house_id])
+        order.append("second")
+        db.session.commit()
 
-    assert _run(first, second) == []
+    assert _run(app, first, second) == []
     assert order == ["first", "second"]
