@@ -5,6 +5,7 @@ are processes of their own (platzplan-scheduler.service, platzplan-worker.servic
 threads of these web workers. Every value can be overridden on the command line or with
 GUNICORN_CMD_ARGS (e.g. GUNICORN_CMD_ARGS="--bind=127.0.0.1:8001")."""
 
+import gc
 import multiprocessing
 import os
 
@@ -35,3 +36,13 @@ errorlog = "-"
 loglevel = "info"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
 proc_name = "platzplan-web"
+
+
+def post_worker_init(worker) -> None:
+    """Freeze what the worker has built at start-up (the app, its models, schemas and
+    translations: about 200,000 objects) out of the garbage collector's sight. A full
+    collection then looks at the requests' objects only: measured on the load benchmark's
+    request mix, one took about 100 ms of CPU before (stalling every request queued behind
+    it) and about 6 ms after. Nothing frozen is freed, and nothing of it is meant to be."""
+    gc.collect()
+    gc.freeze()
