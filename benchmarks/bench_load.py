@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import aliased  # noqa: E402
 
 from placement import create_app  # noqa: E402
@@ -145,6 +145,12 @@ def seed(url: str, mode: Mode, seed_value: int) -> None:
         db.session.commit()
         print(f"seeded in {time.perf_counter() - started:.1f} s: {result}")
         db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            # What autovacuum has done long before a real database is under load: without
+            # statistics and visibility map after the bulk load, the planner scanned all
+            # stays for the few places held (3.7 ms instead of 0.05 ms a query).
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM (ANALYZE)"))
         db.engine.dispose()
 
 

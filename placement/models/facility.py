@@ -11,6 +11,11 @@ from placement.models.base import Base, UTCDateTime, utcnow
 from placement.models.enums import FacilityKind, Gender, UmaPolicy, db_enum
 
 
+def genders_of(codes: str) -> frozenset[Gender]:
+    """The accepted genders of a facility's ``genders`` column (e.g. "dfm")."""
+    return frozenset(Gender(code) for code in codes)
+
+
 class Facility(Base):
     """A house or family that takes children and youths in."""
 
@@ -54,7 +59,7 @@ class Facility(Base):
 
     @property
     def gender_set(self) -> frozenset[Gender]:
-        return frozenset(Gender(code) for code in self.genders)
+        return genders_of(self.genders)
 
     def __repr__(self) -> str:
         return f"<Facility {self.code}>"
