@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from placement.models.enums import label
 from placement.services.errors import Code, PlacementError
@@ -403,8 +403,26 @@ def mismatch_message(mismatch: Mismatch) -> str:
     return gettext(MISMATCHES[mismatch.code], **mismatch.params)
 
 
+# The place finder names the same few reasons for every search (150 facilities, most of
+# them outside the profile): each text is looked up once per locale and kept.
+_MISMATCH_TEXTS: dict[tuple, str] = {}
+_MISMATCH_TEXTS_MAX = 4096
+
+
 def mismatch_messages(mismatches: Iterable[Mismatch]) -> list[str]:
-    return [mismatch_message(m) for m in mismatches]
+    texts = []
+    locale = None
+    for mismatch in mismatches:
+        if locale is None:
+            locale = str(get_locale())
+        key = (locale, mismatch.code, *sorted(mismatch.params.items()))
+        text = _MISMATCH_TEXTS.get(key)
+        if text is None:
+            if len(_MISMATCH_TEXTS) >= _MISMATCH_TEXTS_MAX:
+                _MISMATCH_TEXTS.clear()
+            text = _MISMATCH_TEXTS[key] = mismatch_message(mismatch)
+        texts.append(text)
+    return texts
 
 
 def warning_message(warning: Warning) -> str:

@@ -156,6 +156,20 @@ def test_place_finder_ranks_suitable_free_places_first(api, houses):
     assert data[1]["distance_km"] == 0.0 and data[0]["distance_km"] > 5
 
 
+def test_place_finder_reasons_follow_the_language_and_the_profile(api, houses):
+    """The reasons are kept per locale and wording (messages.mismatch_messages)."""
+
+    def reasons(age: int, **headers) -> list[str]:
+        rows = api.get(f"/places?age={age}&gender=m&uma=false", headers=headers).get_json()
+        return next(row["mismatches"] for row in rows if row["facility"]["name"] == "Familie C")
+
+    german = reasons(15)
+    assert german == ["Alter 15 liegt außerhalb von 0–6 Jahren"]
+    assert reasons(15, **{"Accept-Language": "en"}) == ["age 15 is outside 0–6 years"]
+    assert reasons(14) == ["Alter 14 liegt außerhalb von 0–6 Jahren"]
+    assert reasons(15) == german
+
+
 def test_place_finder_needs_room_for_all_siblings(api, houses):
     a, b, c = houses
     admit(api, b)

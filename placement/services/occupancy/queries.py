@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, literal, or_, select, type_coerce, union_all
@@ -149,11 +150,16 @@ def place_states_at(
     reservations = reservations_at(instant, ids)
     held = holds_at(instant, ids)
     return {
-        fid: PlaceState(
+        fid: _place_state(
             capacities.get(fid), occupied.get(fid, 0), reservations.get(fid, 0), held.get(fid, 0)
         )
         for fid in set(capacities) | set(occupied) | set(reservations) | set(held)
     }
+
+
+# PlaceState is an immutable value of these four: most facilities' figures are the same
+# from one request to the next, so their states are made once and kept.
+_place_state = lru_cache(maxsize=8192)(PlaceState)
 
 
 def state_of(states: dict[int, PlaceState], facility_id: int) -> PlaceState:
