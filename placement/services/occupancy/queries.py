@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import bindparam, func, literal, or_, select, type_coerce, union_all
 
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, Reservation, Stay, UTCDateTime
@@ -34,6 +34,24 @@ def stays_covering(instant: datetime):
 
 def _ids(facility_ids: Iterable[int] | None) -> list[int] | None:
     return None if facility_ids is None else list(facility_ids)
+
+
+# The instant as a bound parameter of the statements for all facilities, which are then
+# built once per process: building a statement and its cache key cost as much as running
+# it (the place finder, the overview and the occupancy API run four for every answer).
+_INSTANT = bindparam("instant")
+_BUILT: dict[Any, Any] = {}
+
+
+def _execute(build, instant: datetime, ids: list[int] | None):
+    """The result of ``build(instant, ids)``: for all facilities (``ids`` None) the
+    statement built once with the instant bound."""
+    if ids is not None:
+        return db.session.execute(build(instant, ids))
+    statement = _BUILT.get(build)
+    if statement is None:
+        statement = _BUILT[build] = build(_INSTANT, None)
+    return db.session.execute(statement, {"instant": instant})
 
 
 # --- at one instant ------------------------------------------------------------------------
@@ -57,14 +75,23 @@ def occupancy_at(instant: datetime, facility_ids: Iterable[int] | None = None) -
     """Number of youths per facility at ``instant``, in one grouped query.
 
     Facilities without anyone are absent from the result (read with ``.get(id, 0)``)."""
-    stays = open_stays_at(instant, facility_ids=facility_ids)
-    query = select(stays.c.facility_id, func.count()).group_by(stays.c.facility_id)
-    return {facility_id: count for facility_id, count in db.session.execute(query)}
+    rows = _execute(_occupancy_query, instant, _ids(facility_ids))
+    return {facility_id: count for facility_id, count in rows}
+
+
+def _occupancy_query(instant, ids: list[int] | None):
+    stays = open_stays_at(instant, facility_ids=ids)
+    return select(stays.c.facility_id, func.count()).group_by(stays.c.facility_id)
 
 
 def reservations_at(instant: datetime, facility_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Places held by open reservations at ``instant``, per facility (a reservation for a
     sibling group holds one place per child)."""
+    rows = _execute(_reservations_query, instant, _ids(facility_ids))
+    return {facility_id: int(places) for facility_id, places in rows}
+
+
+def _reservations_query(instant, ids: list[int] | None):
     query = (
         select(Reservation.facility_id, func.sum(Reservation.places))
         .where(
@@ -74,26 +101,24 @@ def reservations_at(instant: datetime, facility_ids: Iterable[int] | None = None
         )
         .group_by(Reservation.facility_id)
     )
-    ids = _ids(facility_ids)
-    if ids is not None:
-        query = query.where(Reservation.facility_id.in_(ids))
-    return {facility_id: int(places) for facility_id, places in db.session.execute(query)}
+    return query if ids is None else query.where(Reservation.facility_id.in_(ids))
 
 
 def holds_at(instant: datetime, facility_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Places held at ``instant`` after an absconding (until ``place_held_until``)."""
+    totals: dict[int, int] = defaultdict(int)
+    for facility_id, one in _execute(_holds_query, instant, _ids(facility_ids)):
+        totals[facility_id] += one
+    return dict(totals)
+
+
+def _holds_query(instant, ids: list[int] | None):
     # Few places are held at any instant: fetch them ungrouped, so that the planner reads
     # the covering index instead of walking a facility-ordered one to avoid a sort.
     query = select(Stay.facility_id, literal(1)).where(
         Stay.place_held_until > instant, Stay.end_at <= instant
     )
-    ids = _ids(facility_ids)
-    if ids is not None:
-        query = query.where(Stay.facility_id.in_(ids))
-    totals: dict[int, int] = defaultdict(int)
-    for facility_id, one in db.session.execute(query):
-        totals[facility_id] += one
-    return dict(totals)
+    return query if ids is None else query.where(Stay.facility_id.in_(ids))
 
 
 def capacity_columns():
@@ -116,12 +141,6 @@ def capacities_at(
 ) -> dict[int, Capacity]:
     """The capacity in force at ``instant`` per facility, in one query (plain rows: loading
     hundreds of ORM instances costs more than the query)."""
-    query = select(*capacity_columns()).where(
-        covering(CapacityPeriod.valid_from, CapacityPeriod.valid_until, instant)
-    )
-    ids = _ids(facility_ids)
-    if ids is not None:
-        query = query.where(CapacityPeriod.facility_id.in_(ids))
     # By position: a result row's named attributes cost ten times an index.
     return {
         facility_id: Capacity(valid_from, valid_until, licensed, usable, ceiling, kept_free, pid)
@@ -134,8 +153,15 @@ def capacities_at(
             usable,
             ceiling,
             kept_free,
-        ) in db.session.execute(query)
+        ) in _execute(_capacities_query, instant, _ids(facility_ids))
     }
+
+
+def _capacities_query(instant, ids: list[int] | None):
+    query = select(*capacity_columns()).where(
+        covering(CapacityPeriod.valid_from, CapacityPeriod.valid_until, instant)
+    )
+    return query if ids is None else query.where(CapacityPeriod.facility_id.in_(ids))
 
 
 def place_states_at(
