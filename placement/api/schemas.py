@@ -35,6 +35,7 @@ from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.errors import Code
 from placement.services.intake.arrivals import WarningCode
+from placement.services.intake.places import FacilityValues
 from placement.services.intake.rules import (
     MAX_FILE_NUMBER_LENGTH,
     MAX_NOTE_LENGTH,
@@ -457,13 +458,9 @@ class FacilityOut(Schema):
         },
     )
 
-    # Every facility column the dump reads (``dumping``: the place finder dumps the same
-    # facilities for every search, so their dumps are kept by these values).
-    _read = attrgetter(
-        "id", "code", "name", "kind", "operator", "planning_area", "district", "street",
-        "postal_code", "city", "latitude", "longitude", "age_min", "age_max", "genders",
-        "uma_policy", "anonymous_address", "active", "confirmed_at",
-    )  # fmt: skip
+    # The facility columns the dump reads are those the place finder loads (``dumping``:
+    # it dumps the same facilities for every search, so their dumps are kept by these).
+    _read = attrgetter(*FacilityValues._fields)
 
     def memo_key(self, info) -> tuple:
         return (*self._read(info.facility), info.address_visible, info.confirmation_stale)
