@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy.sql.elements import BindParameter
 
 from placement.extensions import db
 from placement.models import CapacityPeriod, Facility, Reservation, Stay, UTCDateTime
@@ -32,26 +33,31 @@ def stays_covering(instant: datetime):
     return covering(Stay.start_at, Stay.end_at, instant)
 
 
-def _ids(facility_ids: Iterable[int] | None) -> list[int] | None:
-    return None if facility_ids is None else list(facility_ids)
+def _ids(facility_ids) -> Any:
+    """The ids as a list (None: all facilities; a bound parameter stays one)."""
+    if facility_ids is None or isinstance(facility_ids, BindParameter):
+        return facility_ids
+    return list(facility_ids)
 
 
-# The instant as a bound parameter of the statements for all facilities, which are then
-# built once per process: building a statement and its cache key cost as much as running
-# it (the place finder, the overview and the occupancy API run four for every answer).
+# The instant (and the ids) as bound parameters of the statements, which are then built
+# once per process: building a statement and its cache key cost as much as running it
+# (every answer of the place finder, overview and occupancy API runs four, every
+# admission and move four more for the facilities it decides on).
 _INSTANT = bindparam("instant")
+_IDS = bindparam("ids", expanding=True)
 _BUILT: dict[Any, Any] = {}
 
 
 def _execute(build, instant: datetime, ids: list[int] | None):
-    """The result of ``build(instant, ids)``: for all facilities (``ids`` None) the
-    statement built once with the instant bound."""
-    if ids is not None:
-        return db.session.execute(build(instant, ids))
-    statement = _BUILT.get(build)
+    """The result of ``build(instant, ids)``, its statement built once with the instant
+    and the ids (None: all facilities) bound."""
+    key = (build, ids is None)
+    statement = _BUILT.get(key)
     if statement is None:
-        statement = _BUILT[build] = build(_INSTANT, None)
-    return db.session.execute(statement, {"instant": instant})
+        statement = _BUILT[key] = build(_INSTANT, None if ids is None else _IDS)
+    params = {"instant": instant} if ids is None else {"instant": instant, "ids": ids}
+    return db.session.execute(statement, params)
 
 
 # --- at one instant ------------------------------------------------------------------------
