@@ -208,7 +208,16 @@ def last_changed_at(instant: datetime, facility_ids: Iterable[int] | None = None
     """Per facility, the latest instant at or before ``instant`` at which a stay started,
     ended or was edited, or a capacity period began or ended. One query: correlated
     subqueries, each answered by one seek in a (facility_id, column) index."""
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    build = _last_changed_sqlite if sqlite else _last_changed_greatest
+    return {
+        facility_id: moment
+        for facility_id, moment in _execute(build, instant, _ids(facility_ids))
+        if moment is not None
+    }
 
+
+def _last_changed_query(instant, ids, greatest_of):
     def latest(model, column):
         # ORDER BY ... DESC LIMIT 1 rather than MAX(): with the range condition SQLite's
         # MAX() reads every index entry of the facility, this reads one.
@@ -228,21 +237,22 @@ def last_changed_at(instant: datetime, facility_ids: Iterable[int] | None = None
         latest(CapacityPeriod, CapacityPeriod.valid_until),
     ]
     # The latest of the five in SQL, so that one instant per facility comes back (converting
-    # 2,500 timestamps in Python cost more than the query). PostgreSQL's GREATEST skips
-    # NULLs; SQLite's multi-argument MAX does not, and its instants are ISO text.
-    if db.session.get_bind().dialect.name == "sqlite":
-        greatest = func.nullif(func.max(*[func.coalesce(c, "") for c in candidates]), "")
-    else:
-        greatest = func.greatest(*candidates)
-    query = select(Facility.id, type_coerce(greatest, UTCDateTime))
-    ids = _ids(facility_ids)
-    if ids is not None:
-        query = query.where(Facility.id.in_(ids))
-    return {
-        facility_id: moment
-        for facility_id, moment in db.session.execute(query)
-        if moment is not None
-    }
+    # 2,500 timestamps in Python cost more than the query).
+    query = select(Facility.id, type_coerce(greatest_of(candidates), UTCDateTime))
+    return query if ids is None else query.where(Facility.id.in_(ids))
+
+
+def _last_changed_sqlite(instant, ids):
+    # SQLite's multi-argument MAX does not skip NULLs (PostgreSQL's GREATEST does), and
+    # its instants are ISO text.
+    def greatest(found):
+        return func.nullif(func.max(*[func.coalesce(c, "") for c in found]), "")
+
+    return _last_changed_query(instant, ids, greatest)
+
+
+def _last_changed_greatest(instant, ids):
+    return _last_changed_query(instant, ids, lambda found: func.greatest(*found))
 
 
 # --- over a range -------------------------------------------------------------------------
