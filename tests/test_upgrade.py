@@ -549,3 +549,44 @@ def test_a_fresh_installation_downgrades_and_upgrades_again(app):
         assert version(db.engine) == PREVIOUS
         upgrade()
         assert version(db.engine) == HEAD
+
+
+def test_an_older_installation_with_data_upgrades(tmp_path, monkeypatch, database_url):
+    """A database at an older head, with a capacity period referring to its facility, is
+    upgraded through migrations that rebuild the facility table (SQLite's batch mode:
+    copy, drop, rename). With foreign keys enforced SQLite refused the drop ("FOREIGN KEY
+    constraint failed"); the migrations now run with them off, check them afterwards and
+    turn them on again."""
+    monkeypatch.setenv("PLACEMENT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(
+        {"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url}
+    )
+    with app.app_context():
+        upgrade(revision="ac76282e1222")  # before the facility administration migration
+        stamp = NOW.isoformat(" ")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO facility (id, code, name, kind, age_min, age_max, genders,"
+                    " uma_policy, anonymous_address, active, created_at, updated_at) VALUES"
+                    " (1, 'alt', 'Haus Alt', 'group_home', 12, 17, 'dfm', 'allowed', false,"
+                    " true, :at, :at)"
+                ),
+                {"at": stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO capacity_period (facility_id, valid_from, licensed_places,"
+                    " usable_places, reserved_places) VALUES (1, :at, 8, 8, 0)"
+                ),
+                {"at": stamp},
+            )
+        upgrade()
+        assert version(db.engine) == HEAD
+        with db.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT name FROM facility")).scalar() == "Haus Alt"
+            assert conn.execute(sa.text("SELECT count(*) FROM capacity_period")).scalar() == 1
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        db.session.remove()
+        db.engine.dispose()

@@ -99,10 +99,32 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a table (copy, drop, rename); SQLite refuses to drop
+            # a table that rows of another refer to while foreign keys are enforced, so an
+            # installation with data could not be upgraded. Off for the migration (outside
+            # a transaction, where the pragma takes effect), checked and on again after.
+            _foreign_keys(connection, "OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                connection.rollback()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        finally:
+            if sqlite:
+                _foreign_keys(connection, "ON")
+
+
+def _foreign_keys(connection, state: str) -> None:
+    """SQLite's foreign-key enforcement for this connection, set on the driver's own
+    connection: the pragma is ignored inside a transaction, and SQLAlchemy would begin one."""
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys = {state}")
 
 
 if context.is_offline_mode():
