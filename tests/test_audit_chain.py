@@ -170,6 +170,73 @@ def test_a_rolled_back_entry_leaves_no_gap(ctx):
     assert verify_chain().ok
 
 
+def test_a_transaction_reads_its_own_entries_before_it_commits(ctx):
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=1)
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=2)
+    assert [r.object_id for r in _entries()] == [1, 2]
+    count = select(db.func.count()).select_from(AuditEvent)
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=3)
+    assert db.session.scalar(count) == 3
+    db.session.commit()
+    assert [r.seq for r in _entries()] == [1, 2, 3]
+    assert verify_chain().ok
+
+
+def test_an_entry_of_a_rolled_back_savepoint_goes_with_it(ctx):
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=1)
+    savepoint = db.session.begin_nested()
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=2)
+    savepoint.rollback()
+    with db.session.begin_nested():
+        audit.record(audit.CLI, "youth.view", object_type="youth", object_id=3)
+    db.session.commit()
+    assert [(r.seq, r.object_id) for r in _entries()] == [(1, 1), (2, 3)]
+    assert verify_chain().ok
+
+
+def test_an_inner_savepoint_does_not_outlive_the_outer_one(ctx):
+    """Entries released into a savepoint that then rolls back are gone; those recorded
+    before it stay."""
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=1)
+    outer = db.session.begin_nested()
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=2)
+    with db.session.begin_nested():
+        audit.record(audit.CLI, "youth.view", object_type="youth", object_id=3)
+    outer.rollback()
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=4)
+    db.session.commit()
+    assert [(r.seq, r.object_id) for r in _entries()] == [(1, 1), (2, 4)]
+    assert verify_chain().ok
+
+
+def test_an_open_transaction_does_not_hold_the_chain_on_postgresql(app):
+    """PostgreSQL: entries are sealed at commit, so a long write that has recorded does
+    not hold up every other writer until it ends (SQLite's one write lock does anyway)."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite serialises all writers with one database-wide lock")
+        audit.record(audit.CLI, "youth.view", object_type="youth", object_id=1)
+        errors: list[BaseException] = []
+
+        def other_writer() -> None:
+            try:
+                with app.app_context():
+                    db.session.execute(text("SET lock_timeout = '5s'"))
+                    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=2)
+                    db.session.commit()
+                    db.session.remove()
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(timeout=30)
+        assert not errors, errors
+        db.session.commit()
+        assert [(r.seq, r.object_id) for r in _entries()] == [(1, 2), (2, 1)]
+        assert verify_chain().ok
+
+
 WRITERS = 8
 PER_WRITER = 5
 

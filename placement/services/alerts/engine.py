@@ -248,7 +248,9 @@ def _forget_over_occupancy(session, transaction) -> None:
         session.info.pop(AT_ONCE, None)
 
 
-@event.listens_for(Session, "before_commit")
+# Inserted first: it runs before the audit trail seals the transaction's entries (the chain
+# lock must be the last lock a transaction takes).
+@event.listens_for(Session, "before_commit", insert=True)
 def _alert_at_once(session) -> None:
     """Its alert is raised in the same transaction, not at the next scheduled check."""
     pending = any(isinstance(obj, OverOccupancyEvent) for obj in session.new)
