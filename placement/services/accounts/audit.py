@@ -18,10 +18,10 @@ unique ``seq`` makes a fork impossible in the database as well.
 
 On PostgreSQL the entries of a transaction are sealed and written when it commits (or when
 it reads the audit table first), so that the chain lock is held for the last millisecond of
-a write instead of from its first entry to its commit: under load, writers queued on it for
-a third of the time. It is then also the last lock a transaction takes, after the facility
-and alert locks, so it cannot close a cycle with them. SQLite's write lock covers the whole
-write transaction anyway; there an entry is written at once."""
+a write instead of from its first entry to its commit (under load it was held a third of
+the time, writers queued behind it). It is then also the last lock a transaction takes,
+after the facility and alert locks, so it cannot close a cycle with them. SQLite's write
+lock covers the whole write transaction anyway; there an entry is written at once."""
 
 from __future__ import annotations
 
