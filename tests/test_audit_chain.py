@@ -209,6 +209,16 @@ def test_an_inner_savepoint_does_not_outlive_the_outer_one(ctx):
     assert verify_chain().ok
 
 
+def test_a_read_inside_a_savepoint_that_rolls_back_loses_no_entry(ctx):
+    audit.record(audit.CLI, "youth.view", object_type="youth", object_id=1)
+    savepoint = db.session.begin_nested()
+    db.session.scalar(select(AuditEvent.id).limit(1))
+    savepoint.rollback()
+    db.session.commit()
+    assert [(r.seq, r.object_id) for r in _entries()] == [(1, 1)]
+    assert verify_chain().ok
+
+
 def test_an_open_transaction_does_not_hold_the_chain_on_postgresql(app):
     """PostgreSQL: entries are sealed at commit, so a long write that has recorded does
     not hold up every other writer until it ends (SQLite's one write lock does anyway)."""

@@ -365,9 +365,17 @@ def _reads_audit(statement: Any) -> bool:
 
 @event.listens_for(Session, "do_orm_execute")
 def _seal_before_reading(state) -> None:
-    """A transaction that reads the audit table sees its own entries (PostgreSQL)."""
-    if state.session.info.get(_PENDING) and state.is_select and _reads_audit(state.statement):
-        _seal(state.session)
+    """A transaction that reads the audit table sees its own entries (PostgreSQL). Not
+    inside a savepoint: entries sealed there would go if it rolled back, also those
+    recorded before it."""
+    session = state.session
+    if (
+        session.info.get(_PENDING)
+        and state.is_select
+        and not session.in_nested_transaction()
+        and _reads_audit(state.statement)
+    ):
+        _seal(session)
 
 
 @event.listens_for(Session, "after_transaction_create")
