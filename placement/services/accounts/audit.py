@@ -225,11 +225,14 @@ def _tail(session: Session) -> tuple[int, str | None]:
     return (last.seq, last.hash) if last else (0, None)
 
 
-def _append(session: Session, event: AuditEvent) -> None:
+def _append(session: Session, events: list[AuditEvent]) -> None:
+    """Chain and write ``events`` after the tail, in their order (chain lock held)."""
     seq, prev = _tail(session)
-    event.seq, event.prev_hash = seq + 1, prev
-    event.hash = entry_hash(event)
-    session.add(event)
+    for entry in events:
+        seq += 1
+        entry.seq, entry.prev_hash = seq, prev
+        entry.hash = prev = entry_hash(entry)
+    session.add_all(events)
     session.flush()
 
 
@@ -244,13 +247,7 @@ def _seal(session: Session) -> None:
     if not pending:
         return
     _hold_chain_lock(session)
-    seq, prev = _tail(session)
-    for entry in pending:
-        seq += 1
-        entry.seq, entry.prev_hash = seq, prev
-        entry.hash = prev = entry_hash(entry)
-    session.add_all(pending)
-    session.flush()
+    _append(session, pending)
 
 
 def record(
@@ -295,7 +292,7 @@ def record(
         return event
     _hold_chain_lock(session)
     try:
-        _append(session, event)
+        _append(session, [event])
     except OperationalError as exc:
         if session.get_bind().dialect.name != "sqlite" or session.info.get(_CHAIN):
             raise
@@ -306,7 +303,7 @@ def record(
         session.rollback()
         _hold_chain_lock(session)
         event = AuditEvent(**values)
-        _append(session, event)
+        _append(session, [event])
     return event
 
 
