@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, or_, select, type_coerce, union_all
+from sqlalchemy import Integer, bindparam, func, literal, null, or_, select, type_coerce, union_all
 from sqlalchemy.sql.elements import BindParameter
 
 from placement.extensions import db
@@ -173,20 +173,62 @@ def _capacities_query(instant, ids: list[int] | None):
 def place_states_at(
     instant: datetime, facility_ids: Iterable[int] | None = None
 ) -> dict[int, PlaceState]:
-    """The place state of every facility (or of ``facility_ids``) at ``instant``, in four
-    queries. Facilities without a capacity period or anyone placed are absent (use
+    """The place state of every facility (or of ``facility_ids``) at ``instant``, in one
+    statement. Facilities without a capacity period or anyone placed are absent (use
     ``state_of``); call under ``lock_facilities`` when deciding."""
-    ids = _ids(facility_ids)
-    capacities = capacities_at(instant, ids)
-    occupied = occupancy_at(instant, ids)
-    reservations = reservations_at(instant, ids)
-    held = holds_at(instant, ids)
+    capacities: dict[int, Capacity] = {}
+    counts: tuple[dict[int, int], ...] = ({}, {}, {})  # occupied, reserved, held
+    for part, facility_id, number, *period in _execute(
+        _place_states_query, instant, _ids(facility_ids)
+    ):
+        if part == _CAPACITY:
+            pid, valid_from, valid_until, licensed, usable, ceiling, kept_free = period
+            capacities[facility_id] = Capacity(
+                valid_from, valid_until, licensed, usable, ceiling, kept_free, pid
+            )
+        else:
+            found = counts[part - 1]
+            found[facility_id] = found.get(facility_id, 0) + int(number)
+    occupied, reservations, held = counts
     return {
         fid: _place_state(
             capacities.get(fid), occupied.get(fid, 0), reservations.get(fid, 0), held.get(fid, 0)
         )
         for fid in set(capacities) | set(occupied) | set(reservations) | set(held)
     }
+
+
+# The parts of the place states statement: the capacity period in force, then the
+# occupancy, reservation and hold counts (in the order of ``place_states_at``'s counts).
+_CAPACITY, _OCCUPIED, _RESERVED, _HELD = range(4)
+
+
+def _place_states_query(instant, ids: list[int] | None):
+    """The four queries of the place states as one UNION ALL of rows (part, facility_id,
+    number, the capacity columns): one round trip instead of four, each part with its own
+    plan. The capacity part comes first, so that its columns type the result."""
+    capacity = _capacities_query(instant, ids).with_only_columns(
+        literal(_CAPACITY),
+        CapacityPeriod.facility_id,
+        null().cast(Integer),
+        *capacity_columns()[1:],
+        maintain_column_froms=True,
+    )
+    blanks = [null()] * (len(capacity_columns()) - 1)
+    counted = [
+        (_OCCUPIED, _occupancy_query(instant, ids)),
+        (_RESERVED, _reservations_query(instant, ids)),
+        (_HELD, _holds_query(instant, ids)),
+    ]
+    return union_all(
+        capacity,
+        *(
+            query.with_only_columns(
+                literal(part), *query.selected_columns, *blanks, maintain_column_froms=True
+            )
+            for part, query in counted
+        ),
+    )
 
 
 # PlaceState is an immutable value of these four: most facilities' figures are the same
