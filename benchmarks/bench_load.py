@@ -296,6 +296,17 @@ def process_cpu(pid: int) -> float:
     return own + sum(process_cpu(int(child)) for child in children)
 
 
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat): the
+    rest beside gunicorn and the clients is the database server (and any neighbour)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def stop_gunicorn(server: subprocess.Popen) -> None:
     server.terminate()
     try:
@@ -615,6 +626,7 @@ def run(args: argparse.Namespace) -> int:
         threads = [threading.Thread(target=c.run, args=(deadline,)) for c in workers]
         started = time.monotonic()
         server_cpu, client_cpu = process_cpu(server.pid), time.process_time()
+        busy = machine_cpu()
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -622,12 +634,13 @@ def run(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         server_cpu = process_cpu(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
+        rest = machine_cpu() - busy - server_cpu - client_cpu
         results = [r for c in workers for r in c.results]
         bad = report(results, elapsed)
         print(
             f"CPU: gunicorn {server_cpu:.1f} s ({1000 * server_cpu / max(1, len(results)):.1f}"
-            f" ms per request), the clients {client_cpu:.1f} s, in {elapsed:.0f} s on"
-            f" {os.cpu_count()} cores"
+            f" ms per request), the clients {client_cpu:.1f} s, the rest (database server,"
+            f" neighbours) {max(0.0, rest):.1f} s, in {elapsed:.0f} s on {os.cpu_count()} cores"
         )
         problems = check(url, base, accounts[0])
         problems += [f"a client stopped:\n{c.crash}" for c in workers if c.crash]

@@ -13,11 +13,15 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from placement.extensions import db
-from placement.models import Facility, Youth
+from placement.models import AuditEvent, Facility, Stay, Youth
+from placement.models.enums import EndReason
 from placement.services.accounts import audit
+from placement.services.errors import Code, Conflict
+from placement.services.intake import stays
 from placement.services.occupancy.locking import lock_facilities
 from tests.conftest import create_facility, create_stay, create_youth
 
@@ -106,3 +110,45 @@ def test_the_facility_lock_still_serialises_capacity_decisions(app):
 
     assert _run(app, first, second) == []
     assert order == ["first", "second"]
+
+
+@pytest.mark.parametrize("second_action", ["discharge", "move"])
+def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action):
+    """Two discharges (or a discharge and a move) of one stay at once: the second waits for
+    the first and is refused because the stay has ended, instead of ending it again (which
+    would overwrite the end, or open a second stay)."""
+    _postgresql_only(app)
+    with app.app_context():
+        house, other = create_facility(name="Haus Ende"), create_facility(name="Haus Weiter")
+        stay = create_stay(create_youth(), house, "2024-01-01 08:00")
+        db.session.commit()
+        stay_id, other_id = stay.id, other.id
+    discharged, refused = threading.Event(), []
+
+    def first() -> None:
+        stays.discharge(audit.SYSTEM, stay_id, reason="return_home")
+        discharged.set()
+        threading.Event().wait(0.5)  # the second is waiting meanwhile
+        db.session.commit()
+
+    def second() -> None:
+        assert discharged.wait(WAIT)
+        try:
+            if second_action == "discharge":
+                stays.discharge(audit.SYSTEM, stay_id, reason="other")
+            else:
+                stays.move(audit.SYSTEM, stay_id, facility_id=other_id)
+        except Conflict as exc:
+            refused.append(exc.code)
+        db.session.commit()
+
+    assert _run(app, first, second) == []
+    assert refused == [Code.STAY_CLOSED]
+    with app.app_context():
+        ended = db.session.get(Stay, stay_id)
+        assert ended.end_reason == EndReason.RETURN_HOME
+        assert db.session.scalar(select(func.count()).select_from(Stay)) == 1
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
+        )
+        assert list(actions).count("stay.discharge") == 1

@@ -79,6 +79,19 @@ def test_filters(scenario, filters, expected):
     assert set(rows_by_name(board_at(SYSTEM, S, filters))) == expected
 
 
+def test_the_area_filter_offers_every_active_facilitys_area_whatever_the_filter(
+    scenario, make_facility
+):
+    make_facility(name="Haus Alt", planning_area="Altstadt", active=False)
+    make_facility(name="Haus Süd", planning_area="Süden")
+    make_facility(name="Haus Ohne", planning_area=None)
+    expected = ["Nordost", "Süden", "Westen"]  # sorted, once each, no closed house's
+    assert board_at(SYSTEM, S).planning_areas == expected
+    narrowed = board_at(SYSTEM, S, BoardFilters(kind=FacilityKind.CLEARING))
+    assert [r.facility.name for r in narrowed.rows] == ["Haus B"]
+    assert narrowed.planning_areas == expected
+
+
 def test_last_changed_is_capped_at_the_instant(scenario):
     rows = rows_by_name(board_at(SYSTEM, S))
     assert rows["Haus A"].last_changed == S  # y2 ends and y3 starts exactly at S
@@ -106,7 +119,7 @@ def test_board_runs_a_constant_number_of_queries(app, scenario, make_facility):
     for _ in range(5):
         make_facility()
     db.session.commit()
-    assert count_queries() == few <= 8
+    assert count_queries() == few <= 7
 
 
 def test_page_shows_as_of_numbers_status_text_and_totals(app, client, scenario, login):

@@ -119,6 +119,30 @@ def test_idle_timeout_ends_the_session(app, client, login):
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
 
 
+def test_the_api_neither_reads_nor_touches_a_browser_session_sent_along(app, client, login):
+    """The API is stateless: a cookie sent along does not sign in, and the session is left
+    as it was (no idle clock moved, no cookie set), also on an error answer."""
+    login()
+    with app.app_context():
+        token = users.issue_token(audit.CLI, EMAIL)
+        db.session.commit()
+    _age(app, idle=timedelta(minutes=10))
+    before = {row.id: row.last_seen_at for row in _rows(app)}
+    cookie = _cookie(client)
+    answered = client.get("/api/v1/occupancy", headers={"Authorization": f"Bearer {token}"})
+    assert answered.status_code == 200
+    refused = client.get("/api/v1/occupancy")
+    assert refused.status_code == 401 and refused.get_json()["code"] == "unauthenticated"
+    failed = client.post(
+        "/api/v1/admissions", json={}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert failed.status_code == 403  # a department head does not admit
+    for response in (answered, refused, failed):
+        assert "Set-Cookie" not in response.headers
+    assert {row.id: row.last_seen_at for row in _rows(app)} == before
+    assert _cookie(client) == cookie and _signed_in(client)
+
+
 def test_idle_timeout_is_configurable_for_night_shifts(app, client, login):
     app.config["SESSION_IDLE_MINUTES"] = 240
     login()

@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
-from placement.extensions import db
+from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
 from placement.services.accounts import permissions
 from placement.services.accounts.permissions import Permission
 from placement.services.facilities import admin
@@ -51,7 +50,7 @@ def create_facility(data: dict[str, Any]):
     code = data.pop("code", None)
     licensed, usable = data.pop("licensed", None), data.pop("usable", None)
     facility = admin.create_facility(actor(), data, code=code, licensed=licensed, usable=usable)
-    db.session.commit()
+    commit()
     return facility_info(actor(), facility)
 
 
@@ -65,7 +64,7 @@ def update_facility(data: dict[str, Any], facility_id: int):
 
     Fields left out keep their value; every change is audited with before and after."""
     facility = admin.update_facility(actor(), facility_id, data)
-    db.session.commit()
+    commit()
     return facility_info(actor(), facility)
 
 
@@ -100,7 +99,7 @@ def change_capacity(data: dict[str, Any], facility_id: int):
     If more people would be placed than places are usable, the change is refused with 409
     ``over_usable_confirmation`` until it is sent with the ``confirmation`` of its preview."""
     result = capacity.change_capacity(actor(), facility_id, capacity_change(data))
-    db.session.commit()
+    commit()
     return result
 
 
@@ -110,5 +109,5 @@ def change_capacity(data: dict[str, Any], facility_id: int):
 def confirm_occupancy(facility_id: int):
     """Confirm "our numbers are right as of now" for the facility (audited)."""
     facility = admin.confirm_occupancy(actor(), facility_id)
-    db.session.commit()
+    commit()
     return facility_info(actor(), facility)

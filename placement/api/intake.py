@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
-from placement.extensions import db
+from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
 from placement.services.accounts.permissions import Permission
 from placement.services.intake import admissions, places, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest
@@ -117,7 +116,7 @@ def create_admission(data: dict[str, Any]):
     capacity warning; ``stays`` lists one stay per youth. A file number or reference with
     an open stay is refused (409, ``stay_id`` of that stay)."""
     result = admissions.admit(actor(), admission_request(data))
-    db.session.commit()
+    commit()
     return result
 
 
@@ -152,7 +151,7 @@ def create_reservation(data: dict[str, Any]):
         expires_at=data.get("expires_at"),
         note=data.get("note"),
     )
-    db.session.commit()
+    commit()
     return reservations.shown(actor(), reservation)
 
 
@@ -164,7 +163,7 @@ def create_reservation(data: dict[str, Any]):
 def admit_reservation(data: dict[str, Any], reservation_id: int):
     """Turn a reservation into the admission (the held places are used)."""
     result = admissions.admit(actor(), admission_request(data, reservation_id=reservation_id))
-    db.session.commit()
+    commit()
     return result
 
 
@@ -174,15 +173,15 @@ def admit_reservation(data: dict[str, Any], reservation_id: int):
 def cancel_reservation(reservation_id: int):
     """Cancel a reservation and give its place back."""
     reservation = reservations.cancel(actor(), reservation_id)
-    db.session.commit()
+    commit()
     return reservations.shown(actor(), reservation)
 
 
 def stay_access(*needed: Permission):
     """A ``permission_first`` check: the permissions, and the stay in the caller's scope."""
 
-    def check(stay_id: int, **_path) -> None:
-        stays.require_access(actor(), stay_id, *needed)
+    def check(stay_id: int, **_path) -> object:  # the stay
+        return stays.require_access(actor(), stay_id, *needed)
 
     return check
 
@@ -201,7 +200,7 @@ def stay_access(*needed: Permission):
 def discharge_stay(data: dict[str, Any], stay_id: int):
     """End a stay with a reason and time (default now)."""
     stay = stays.discharge(actor(), stay_id, reason=data["reason"], end=data.get("time"))
-    db.session.commit()
+    commit()
     return stay
 
 
@@ -214,7 +213,7 @@ def undo_discharge(stay_id: int):
     Refused (409) after the window (then a correction, PATCH, is the way), for another's
     discharge, or once the youth has a later or another open stay."""
     result = stays.undo_discharge(actor(), stay_id)
-    db.session.commit()
+    commit()
     return result
 
 
@@ -235,7 +234,7 @@ def move_stay(data: dict[str, Any], stay_id: int):
         override_reason=data.get("override_reason"),
         legal_basis=data.get("legal_basis"),
     )
-    db.session.commit()
+    commit()
     return result
 
 
@@ -248,7 +247,7 @@ def correct_stay(data: dict[str, Any], stay_id: int):
     """Correct a stay (reason required, audited before and after, nothing deleted)."""
     reason = data.pop("reason")
     stay = stays.correct_stay(actor(), stay_id, reason=reason, **data)
-    db.session.commit()
+    commit()
     return stay
 
 
@@ -267,7 +266,7 @@ def record_distribution(data: dict[str, Any], stay_id: int):
         result=data["result"],
         age_assessed_on=data["age_assessed_on"],
     )
-    db.session.commit()
+    commit()
     return stay
 
 
@@ -288,5 +287,5 @@ def set_planned_end(data: dict[str, Any], stay_id: int):
         planned_end_on=data["planned_end_on"],
         kind=data["planned_end_kind"],
     )
-    db.session.commit()
+    commit()
     return stay

@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
-from placement.extensions import db
+from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
 from placement.services.accounts.permissions import Permission
 from placement.services.paging import Page
 from placement.services.people import lists, search
@@ -54,7 +53,7 @@ def search_youths(query: dict[str, Any]):
     found = search.search_youths(
         actor(), query["q"], utc_now(), page=query.get("page"), page_size=query.get("page_size")
     )
-    db.session.commit()  # the audit entry of the search
+    commit()  # the audit entry of the search
     return found.items, 200, pagination_headers(found)
 
 
@@ -92,5 +91,5 @@ def list_stays(query: dict[str, Any]):
         page=query.get("page"),
         page_size=query.get("page_size"),
     )
-    db.session.commit()  # the audit entry of the view
+    commit()  # the audit entry of the view
     return rows.items, 200, pagination_headers(rows)

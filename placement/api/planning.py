@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, errors, permission_first, role_needs
-from placement.extensions import db
+from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
 from placement.messages import stale_messages
 from placement.services.accounts.permissions import Permission
 from placement.services.errors import Code, Conflict
@@ -36,7 +35,7 @@ def create_plan(data: dict[str, Any]):
         time_limit=data["time_limit"],
     )
     plan = plans.create_plan(actor(), parameters)
-    db.session.commit()
+    commit()
     return plan
 
 
@@ -46,7 +45,7 @@ def create_plan(data: dict[str, Any]):
 def get_plan(plan_id: int):
     """A plan's status, progress while it is computed, then its objective and moves."""
     plan = plans.get_plan(actor(), plan_id)
-    db.session.commit()  # a plan whose runner died is marked failed
+    commit()  # a plan whose runner died is marked failed
     return plans.summary(plan)
 
 
@@ -68,7 +67,7 @@ def execute_plan(data: dict[str, Any], plan_id: int):
     proposed plan's moves directly: that approves them). 409 when it was executed,
     cancelled or is stale (naming what changed)."""
     done = plans.execute_plan(actor(), plan_id, data.get("moves"))
-    db.session.commit()  # a stale plan is stored as such
+    commit()  # a stale plan is stored as such
     if not done.executed:
         raise Conflict(
             Code.PLAN_WENT_STALE, "plan_id", reasons=" ".join(stale_messages(done.stale))
@@ -82,5 +81,5 @@ def execute_plan(data: dict[str, Any], plan_id: int):
 def cancel_plan(plan_id: int):
     """Stop a queued or running plan, or withdraw one not yet executed."""
     plan = plans.cancel_plan(actor(), plan_id)
-    db.session.commit()
+    commit()
     return plans.summary(plan)

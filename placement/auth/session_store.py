@@ -32,6 +32,10 @@ TOUCH_SECONDS = 60
 # Health probes answer 503 themselves when the database is down, also for a browser that
 # sends its session cookie: there the session is empty and left alone (cookie and row).
 PROBE_PATHS = frozenset({"/healthz", "/health"})
+# The JSON API authenticates every request by its bearer token and keeps no session: a
+# browser's cookie sent along is neither read nor touched (no login through the cookie, and
+# no session round trip per API call).
+STATELESS_PREFIX = "/api/"
 
 
 def token_digest(token: str) -> str:
@@ -69,7 +73,8 @@ class ServerSession(CallbackDict, SessionMixin):
         self.accessed = False
         self.regenerated = False
         self.old_token: str | None = None
-        self.unavailable = False  # the database did not answer: neither read nor written
+        # Neither read nor written: the database did not answer, or the API (stateless).
+        self.detached = False
 
     def regenerate(self) -> None:
         """Drop everything and continue under a new id (at login and logout, so that a
@@ -96,6 +101,8 @@ class DatabaseSessionInterface(SessionInterface):
         )
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        if request.path.startswith(STATELESS_PREFIX):
+            return _detached()
         token = request.cookies.get(self.get_cookie_name(app))
         if not token or len(token) > 100:
             return ServerSession()
@@ -107,9 +114,7 @@ class DatabaseSessionInterface(SessionInterface):
             if request.path not in PROBE_PATHS:
                 raise
             db.session.rollback()
-            unavailable = ServerSession()
-            unavailable.unavailable = True
-            return unavailable
+            return _detached()
         if row is None:
             return ServerSession()
         idle, lifetime = self._limits(app)
@@ -129,7 +134,7 @@ class DatabaseSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
-        if session.unavailable:
+        if session.detached:
             return
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
@@ -203,6 +208,12 @@ class DatabaseSessionInterface(SessionInterface):
                 samesite=self.get_cookie_samesite(app),
             )
             response.vary.add("Cookie")
+
+
+def _detached() -> ServerSession:
+    session = ServerSession()
+    session.detached = True
+    return session
 
 
 def _request_cookies() -> dict[str, str]:

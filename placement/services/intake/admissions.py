@@ -518,7 +518,8 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
     group = _sibling_group(resolved)
     admitted: list[Stay] = []
     for member in resolved.members:
-        if member.youth is not None:
+        new_youth = member.youth is None
+        if not new_youth:
             youth = member.youth
         else:
             checked = member.new_youth
@@ -532,12 +533,14 @@ def admit(actor: audit.Actor, request: AdmissionRequest) -> AdmissionResult:
             legal_basis=resolved.legal_basis,
             start_at=resolved.instant,
             override_reason=resolved.override,
+            new_youth=new_youth,
         )
         if resolved.planned_end_on is not None:
             stay.planned_end_on = resolved.planned_end_on
             stay.planned_end_kind = resolved.planned_end_kind
             stay.planned_end_recorded_at = utc_now()
-        stays.release_absconding_hold(youth.id, resolved.instant)
+        if not new_youth:  # a new youth has no place held for them
+            stays.release_absconding_hold(youth.id, resolved.instant)
         admitted.append(stay)
     first = admitted[0]
     if resolved.reservation is not None:

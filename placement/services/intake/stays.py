@@ -74,20 +74,26 @@ def record_stay(
     end_reason: EndReason | str | None = None,
     pinned: bool = False,
     override_reason: str | None = None,
+    new_youth: bool = False,
 ) -> Stay:
-    """Record a stay after checking every invariant; refuses overlaps and second open stays."""
-    if db.session.get(Youth, youth_id) is None:
+    """Record a stay after checking every invariant; refuses overlaps and second open stays.
+    ``new_youth``: the youth was created in this transaction, so that no stay of theirs can
+    exist to overlap (not even one another transaction records meanwhile: until the commit
+    the youth is theirs alone)."""
+    youth = db.session.get(Youth, youth_id)
+    if youth is None:
         raise NotFound(Code.UNKNOWN_YOUTH, "youth_id")
     facility(facility_id)
     if end_at is not None and end_at <= start_at:
         raise RuleViolation(Code.END_BEFORE_START, "end_at")
     if (end_at is None) != (end_reason is None):
         raise RuleViolation(Code.END_REASON_WITHOUT_END, "end_reason")
-    if end_at is None and open_stay_of(youth_id) is not None:
+    if not new_youth and end_at is None and open_stay_of(youth_id) is not None:
         raise Conflict(Code.OPEN_STAY_EXISTS, "youth_id")
-    if find_overlap(youth_id, start_at, end_at) is not None:
+    if not new_youth and find_overlap(youth_id, start_at, end_at) is not None:
         raise Conflict(Code.OVERLAPPING_STAY, "start_at")
     stay = Stay(
+        youth=youth,  # referenced, so that the answer about the stay need not reload them
         youth_id=youth_id,
         facility_id=facility_id,
         legal_basis=LegalBasis(legal_basis),
@@ -118,8 +124,17 @@ def get_stay(stay_id: int) -> Stay:
     return stay
 
 
-def _open_stay(stay_id: int) -> Stay:
-    stay = get_stay(stay_id)
+def _open_stay(stay_id: int, *, lock: bool = False) -> Stay:
+    """The stay, refused once ended. ``lock``: read afresh under a row lock that serialises
+    changes of this stay until the transaction ends, so that of two discharges or moves of
+    one stay the second finds it ended (NO KEY: rows may still refer to it meanwhile)."""
+    stay = (
+        db.session.get(Stay, stay_id, with_for_update={"key_share": True}, populate_existing=True)
+        if lock
+        else db.session.get(Stay, stay_id)
+    )
+    if stay is None:
+        raise NotFound(Code.UNKNOWN_STAY, "stay_id")
     if stay.end_at is not None:
         raise Conflict(Code.STAY_CLOSED, "stay_id")
     return stay
@@ -257,14 +272,19 @@ class DischargePreview:
 
 
 def _discharge_values(
-    actor: audit.Actor, stay_id: int, reason: EndReason | str | None, end: datetime | None
+    actor: audit.Actor,
+    stay_id: int,
+    reason: EndReason | str | None,
+    end: datetime | None,
+    *,
+    lock: bool = False,
 ) -> DischargePreview:
     permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     if reason is None or reason == "":
         raise RuleViolation(Code.MISSING, "reason")
     end_reason = code_of(EndReason, reason, "reason")
     instant = checked_instant(end, "time")
-    stay = _open_stay(stay_id)
+    stay = _open_stay(stay_id, lock=lock)
     if instant <= stay.start_at:
         raise RuleViolation(Code.DISCHARGE_BEFORE_ADMISSION, "time")
     return DischargePreview(stay, end_reason, instant, _held_until(end_reason, instant))
@@ -288,7 +308,7 @@ def discharge(
     actor: audit.Actor, stay_id: int, *, reason: EndReason | str, end: datetime | None = None
 ) -> Stay:
     """End a stay. After an absconding the place stays held for ABSCONDED_HOLD_DAYS."""
-    values = _discharge_values(actor, stay_id, reason, end)
+    values = _discharge_values(actor, stay_id, reason, end, lock=True)
     stay = values.stay
     before = audit.snapshot(stay)
     stay.end_at = values.instant
@@ -411,7 +431,7 @@ def move(
     first = get_stay(stay_id)
     lock_facilities([first.facility_id, facility_id])
     instant = checked_instant(time, "time")
-    first = _open_stay(stay_id)
+    first = _open_stay(stay_id, lock=True)
     moving = siblings_in_same_facility(first) if with_siblings else [first]
     return transfer(actor, moving, facility_id, instant, override=override, legal_basis=basis)
 

@@ -219,15 +219,16 @@ def shortages(
     *,
     over_now: set[int] | frozenset[int] = frozenset(),
     as_of: bool = True,
+    settings: tuple[int, float] | None = None,
 ) -> dict[int, Shortage]:
     """The expected shortage of each facility in ``facility_ids`` (those without one are
     left out), from one batch projection of every facility over the warning horizon
     (shared by all filters of the board). For the board, whose caller has checked the
     permission; ``over_now``: facilities over their limit now; ``as_of``: ``instant`` was
-    asked for (else it is now)."""
+    asked for (else it is now); ``settings``: ``warning_settings()`` when already read."""
     if not facility_ids:
         return {}
-    within, probability = warning_settings()
+    within, probability = settings or warning_settings()
     days = max(1, min(within, forecast.MAX_DAYS))
     at = instant if as_of else None
     projected = cached(

@@ -194,7 +194,8 @@ def board_at(
     if as_of:
         history.check_instant(instant, field)
     filters = filters or BoardFilters()
-    rows = db.session.execute(_BOARD_FACILITIES.where(*_filter_conditions(filters)))
+    conditions = _filter_conditions(filters)
+    rows = db.session.execute(_BOARD_FACILITIES.where(*conditions))
     facilities = [BoardFacility._make(row) for row in rows]
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
     states = place_states_at(instant)
@@ -211,6 +212,7 @@ def board_at(
             instant,
             over_now={f.id for f in shown if state_of(states, f.id).over_capacity},
             as_of=as_of,
+            settings=(warn_days, warn_probability),
         )
         if filters.shortage_only:
             shown = [f for f in shown if f.id in found]
@@ -230,12 +232,16 @@ def board_at(
     if order == BoardOrder.SHORTAGE:
         # Stable: within the same day and probability, by kind and name.
         rows.sort(key=_shortage_key)
-    areas = db.session.scalars(
-        select(Facility.planning_area)
-        .where(Facility.active.is_(True), Facility.planning_area.is_not(None))
-        .distinct()
-        .order_by(Facility.planning_area)
-    ).all()
+    # The filter offers every active facility's area, which unfiltered rows already hold.
+    areas = sorted(
+        {f.planning_area for f in facilities if f.active and f.planning_area is not None}
+        if not conditions
+        else db.session.scalars(
+            select(Facility.planning_area)
+            .where(Facility.active.is_(True), Facility.planning_area.is_not(None))
+            .distinct()
+        )
+    )
     return Board(
         at=instant,
         rows=rows,
