@@ -304,7 +304,7 @@ def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResu
     in the list, marked, because an Inobhutnahme is never refused. Five queries in all."""
     permissions.require(actor.role, Permission.ADMIT)
     search = check_query(query, instant)
-    rows = db.session.execute(_FACILITY_VALUES.where(Facility.active.is_(True)))
+    rows = db.session.execute(_FACILITY_VALUES.where(Facility.active.is_(True))).all()
     facilities = [FacilityValues._make(row) for row in rows]
     states = place_states_at(instant)
     assigned = assigned_facility_ids(actor)

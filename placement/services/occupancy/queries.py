@@ -50,14 +50,15 @@ _BUILT: dict[Any, Any] = {}
 
 
 def _execute(build, instant: datetime, ids: list[int] | None):
-    """The result of ``build(instant, ids)``, its statement built once with the instant
-    and the ids (None: all facilities) bound."""
+    """The rows of ``build(instant, ids)``, its statement built once with the instant and
+    the ids (None: all facilities) bound. Fetched at once: row by row, 300 rows cost half
+    a millisecond more."""
     key = (build, ids is None)
     statement = _BUILT.get(key)
     if statement is None:
         statement = _BUILT[key] = build(_INSTANT, None if ids is None else _IDS)
     params = {"instant": instant} if ids is None else {"instant": instant, "ids": ids}
-    return db.session.execute(statement, params)
+    return db.session.execute(statement, params).all()
 
 
 # --- at one instant ------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def board_at(
         history.check_instant(instant, field)
     filters = filters or BoardFilters()
     conditions = _filter_conditions(filters)
-    rows = db.session.execute(_BOARD_FACILITIES.where(*conditions))
+    rows = db.session.execute(_BOARD_FACILITIES.where(*conditions)).all()
     facilities = [BoardFacility._make(row) for row in rows]
     # Unfiltered grouped queries: an IN list of hundreds of ids costs more than it saves.
     states = place_states_at(instant)
