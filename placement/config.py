@@ -79,6 +79,9 @@ class DefaultConfig:
     # Finding people: lists of placed and absconded youths, search results.
     PEOPLE_PAGE_SIZE = 50
     PEOPLE_MAX_PAGE_SIZE = 200
+    # The API's place finder, when a page is asked for (without: every facility).
+    PLACES_PAGE_SIZE = 20
+    PLACES_MAX_PAGE_SIZE = 500
     DEADLINE_DUE_DAYS = 7  # "deadline due": overdue, or due within this many days
     # Forecast on the overview ("Engpass"): within how many days, from which probability,
     # comes from the alert rule forecast_over's office-wide settings (one source).

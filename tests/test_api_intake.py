@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -194,6 +195,57 @@ def test_place_finder_by_birth_date(api, houses):
     baby = date(today.year - 2, 1, 1).isoformat()
     data = api.get(f"/places?birth_date={baby}&gender=f&uma=false").get_json()
     assert data[0]["facility"]["name"] == "Familie C"
+
+
+def test_place_finder_pages_cut_the_ranking_of_every_facility(api, houses, app):
+    """With page/page_size the answer is that part of the whole ranking, and where it
+    stands is in X-Pagination; without them every facility, as before."""
+    a, b, c = houses
+    admit(api, a)
+    admit(api, a)  # Haus A full: the ranking is B, A, C
+    search = "/places?age=15&gender=m&uma=false&lat=51.34&lon=12.37"
+    whole = api.get(search)
+    assert [r["facility"]["name"] for r in whole.get_json()] == ["Haus B", "Haus A", "Familie C"]
+    assert json.loads(whole.headers["X-Pagination"])["total"] == 3
+    first = api.get(f"{search}&page_size=2")
+    assert first.get_json() == whole.get_json()[:2]
+    assert json.loads(first.headers["X-Pagination"]) == {
+        "total": 3,
+        "total_pages": 2,
+        "page": 1,
+        "page_size": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "next_page": 2,
+    }
+    second = api.get(f"{search}&page_size=2&page=2")
+    assert second.get_json() == whole.get_json()[2:]
+    assert json.loads(second.headers["X-Pagination"])["previous_page"] == 1
+    assert api.get(f"{search}&page_size=2&page=3").get_json() == []
+    app.config["PLACES_PAGE_SIZE"] = 1
+    only_page = api.get(f"{search}&page=2")
+    assert [r["facility"]["name"] for r in only_page.get_json()] == ["Haus A"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("page=0", 400, "out_of_range"),
+        ("page=x", 400, "not_integer"),
+        ("page_size=0", 400, "out_of_range"),
+        ("page_size=501", 422, "out_of_range"),
+    ],
+)
+def test_place_finder_bad_page(api, houses, query, status, code):
+    response = api.get(f"/places?age=15&gender=m&uma=false&{query}")
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["field"] == query.split("=")[0]
+    assert response.get_json()["code"] == code
+
+
+def test_place_finder_page_is_no_way_around_the_permission(api, houses):
+    response = api.get("/places?age=15&gender=m&uma=false&page_size=501", role="department_head")
+    assert response.status_code == 403
 
 
 @pytest.mark.parametrize(

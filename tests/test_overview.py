@@ -99,27 +99,39 @@ def test_last_changed_is_capped_at_the_instant(scenario):
     assert rows["Haus B"].last_changed == at("2024-03-01 11:00")
 
 
+def board_statements(**options) -> list[str]:
+    """The statements one ``board_at(SYSTEM, S, **options)`` runs."""
+    statements = []
+
+    def listener(*args):
+        if not args[2].startswith("BEGIN"):
+            statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        board_at(SYSTEM, S, **options)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    return statements
+
+
 def test_board_runs_a_constant_number_of_queries(app, scenario, make_facility):
-    def count_queries():
-        statements = []
-
-        def listener(*args):
-            if not args[2].startswith("BEGIN"):
-                statements.append(args[2])
-
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            board_at(SYSTEM, S)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(statements)
-
     db.session.commit()
-    few = count_queries()
+    few = len(board_statements())
     for _ in range(5):
         make_facility()
     db.session.commit()
-    assert count_queries() == few <= 7
+    assert len(board_statements()) == few <= 7
+
+
+def test_the_counts_alone_read_the_facilities_and_their_place_states(app, scenario):
+    """The occupancy API's board (no forecast, no last change) needs two statements; the
+    forecast's warning settings are read only with the forecast."""
+    db.session.commit()
+    counts = board_statements(with_changes=False)
+    assert len(counts) == 2
+    assert not any("alert_setting" in statement for statement in counts)
+    assert any("alert_setting" in s for s in board_statements(with_forecast=True))
 
 
 def test_page_shows_as_of_numbers_status_text_and_totals(app, client, scenario, login):

@@ -1,8 +1,10 @@
-"""The API blueprint, authentication, and the decorator that documents error answers."""
+"""The API blueprint, authentication, the decorator that documents error answers, and the
+paging header of the paged lists."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -13,6 +15,7 @@ from placement.api.errors import ApiParser, error_response
 from placement.extensions import csrf, db
 from placement.services.accounts import audit, users
 from placement.services.errors import PlacementError, Unauthenticated
+from placement.services.paging import Page
 
 
 class ApiBlueprint(Blueprint):
@@ -107,3 +110,29 @@ def errors(*statuses: int):
         return view
 
     return decorate
+
+
+PAGINATION_HEADER = {
+    "X-Pagination": {
+        "description": "JSON: total, total_pages, page, page_size, first_page, last_page "
+        "and previous_page/next_page where they exist",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def pagination_headers(page: Page) -> dict[str, str]:
+    """flask-smorest's X-Pagination header for ``page``."""
+    value: dict[str, int] = {
+        "total": page.total,
+        "total_pages": page.pages,
+        "page": page.page,
+        "page_size": page.page_size,
+        "first_page": 1,
+        "last_page": page.pages,
+    }
+    if page.has_previous:
+        value["previous_page"] = page.page - 1
+    if page.has_next:
+        value["next_page"] = page.page + 1
+    return {"X-Pagination": json.dumps(value)}

@@ -8,7 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
+from placement.api.blueprint import (
+    PAGINATION_HEADER,
+    actor,
+    bp,
+    commit,
+    errors,
+    pagination_headers,
+    permission_first,
+    role_needs,
+)
 from placement.services.accounts.permissions import Permission
 from placement.services.intake import admissions, places, reservations, stays
 from placement.services.intake.admissions import AdmissionRequest
@@ -32,12 +41,14 @@ def list_facilities():
 @bp.get("/places")
 @permission_first(role_needs(Permission.ADMIT))
 @bp.arguments(schemas.PlacesQuery, location="query")
-@bp.response(200, schemas.PlaceOptionOut(many=True))
+@bp.response(200, schemas.PlaceOptionOut(many=True), headers=PAGINATION_HEADER)
 @errors(403, 404, 422)
 def find_places(query: dict[str, Any]):
     """The place finder: facilities ranked for a profile, full and unsuitable ones marked.
 
-    Suitable facilities with room first, nearest first; give ``age`` or ``birth_date``."""
+    Suitable facilities with room first, nearest first; give ``age`` or ``birth_date``.
+    Every active facility, or with ``page``/``page_size`` one page of them (where it
+    stands in the whole: ``X-Pagination``)."""
     search = PlaceQuery(
         gender=query.get("gender"),
         uma=query["uma"],
@@ -48,7 +59,10 @@ def find_places(query: dict[str, Any]):
         longitude=query.get("lon"),
         near_facility_id=query.get("near"),
     )
-    return places.find_places(actor(), search, utc_now()).options
+    found = places.find_places_page(
+        actor(), search, utc_now(), page=query.get("page"), page_size=query.get("page_size")
+    )
+    return found.items, 200, pagination_headers(found)
 
 
 # --- admissions ----------------------------------------------------------------------------

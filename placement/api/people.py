@@ -4,40 +4,22 @@ is in the ``X-Pagination`` header. Both are audited with the query, not the resu
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from placement.api import schemas
-from placement.api.blueprint import actor, bp, commit, errors, permission_first, role_needs
+from placement.api.blueprint import (
+    PAGINATION_HEADER,
+    actor,
+    bp,
+    commit,
+    errors,
+    pagination_headers,
+    permission_first,
+    role_needs,
+)
 from placement.services.accounts.permissions import Permission
-from placement.services.paging import Page
 from placement.services.people import lists, search
 from placement.timeutil import now as utc_now
-
-PAGINATION_HEADER = {
-    "X-Pagination": {
-        "description": "JSON: total, total_pages, page, page_size, first_page, last_page "
-        "and previous_page/next_page where they exist",
-        "schema": {"type": "string"},
-    }
-}
-
-
-def pagination_headers(page: Page) -> dict[str, str]:
-    """flask-smorest's X-Pagination header for ``page``."""
-    value: dict[str, int] = {
-        "total": page.total,
-        "total_pages": page.pages,
-        "page": page.page,
-        "page_size": page.page_size,
-        "first_page": 1,
-        "last_page": page.pages,
-    }
-    if page.has_previous:
-        value["previous_page"] = page.page - 1
-    if page.has_next:
-        value["next_page"] = page.page + 1
-    return {"X-Pagination": json.dumps(value)}
 
 
 @bp.get("/youths")

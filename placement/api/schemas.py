@@ -313,6 +313,17 @@ class PlacesQuery(Schema):
     lat = fields.Float()
     lon = fields.Float()
     near = Integer(metadata={"description": "a facility whose location to measure from"})
+    page = Integer(
+        validate=ma.validate.Range(min=1, error=Code.OUT_OF_RANGE),
+        metadata={"description": "1-based; without page and page_size: every facility"},
+    )
+    page_size = Integer(
+        validate=ma.validate.Range(min=1, error=Code.OUT_OF_RANGE),
+        metadata={
+            "description": "with page: default 20 (PLACES_PAGE_SIZE), at most "
+            "PLACES_MAX_PAGE_SIZE; without page and page_size: every facility"
+        },
+    )
 
 
 class OccupancyQuery(Schema):

@@ -12,6 +12,7 @@ from placement.extensions import db
 from placement.models import Facility
 from placement.models.enums import FacilityKind, Gender, UmaPolicy
 from placement.models.facility import genders_of
+from placement.services import paging
 from placement.services.accounts import permissions
 from placement.services.accounts.audit import Actor
 from placement.services.accounts.permissions import Permission
@@ -336,6 +337,29 @@ def find_places(actor: Actor, query: PlaceQuery, instant: datetime) -> PlaceResu
             )
         )
     return PlaceResult(search, sorted(options, key=lambda option: option.rank))
+
+
+def find_places_page(
+    actor: Actor,
+    query: PlaceQuery,
+    instant: datetime,
+    page: int | None = None,
+    page_size: int | None = None,
+) -> paging.Page[PlaceOption]:
+    """One page of ``find_places``' ranking (the API's finder): without ``page`` and
+    ``page_size`` all of it, with either of them that page (default size
+    PLACES_PAGE_SIZE, at most PLACES_MAX_PAGE_SIZE). The ranking needs every facility, so
+    only the answer is cut: a client that shows the best few need not receive them all."""
+    permissions.require(actor.role, Permission.ADMIT)
+    cut = page is not None or page_size is not None
+    if cut:
+        number, size = paging.checked_paging(
+            page, page_size, "PLACES_PAGE_SIZE", "PLACES_MAX_PAGE_SIZE"
+        )
+    options = find_places(actor, query, instant).options
+    if not cut:
+        return paging.Page(options, 1, max(1, len(options)), len(options))
+    return paging.page_of(options, number, size)
 
 
 def _unique(items) -> list:

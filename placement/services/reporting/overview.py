@@ -102,7 +102,7 @@ class Board:
     planning_areas: list[str] = field(default_factory=list)
     # German label per kind, looked up once (a lazy-gettext lookup per row is slow).
     kind_labels: dict[FacilityKind, str] = field(default_factory=dict)
-    # Whether the rows carry the forecast's early warning, and its settings.
+    # Whether the rows carry the forecast's early warning, and its settings (0 without).
     forecast: bool = False
     warn_days: int = 0
     warn_probability: float = 0.0
@@ -203,9 +203,10 @@ def board_at(
     # A facility closed since then still shows for a past instant at which it had residents.
     shown = [f for f in facilities if f.active or state_of(states, f.id).occupied]
     with_forecast = with_forecast or filters.shortage_only or order == BoardOrder.SHORTAGE
-    warn_days, warn_probability = forecasts.warning_settings()
+    warn_days, warn_probability = 0, 0.0  # the settings are shown with the forecast only
     found: dict[int, Shortage] = {}
     if with_forecast:
+        warn_days, warn_probability = forecasts.warning_settings()
         # One (cached) batch projection of the office; closed houses admit nobody.
         found = forecasts.shortages(
             [f.id for f in shown if f.active],
