@@ -39,7 +39,9 @@ requests, as staff at work do, 150 facilities and three years of history) and ``
 (10 s, 10 clients without pauses, 50 facilities and one year; under 90 s in all on 2
 cores, for CI). ``--think 0`` measures the saturation throughput. Targets on a 2-core
 machine (printed, not asserted): no 5xx, overview p95 < 250 ms, admission p95 < 300 ms.
-It also prints the CPU time of gunicorn (per request) and of the clients.
+It also prints the CPU time of gunicorn (per request), of the clients, of the rest of
+the machine (the database server) and the time the hypervisor stole from it (compare
+runs only with little of it).
 """
 
 from __future__ import annotations
@@ -300,15 +302,21 @@ def process_cpu(pid: int) -> float:
     return own + sum(process_cpu(int(child)) for child in children)
 
 
-def machine_cpu() -> float:
-    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat): the
-    rest beside gunicorn and the clients is the database server (and any neighbour)."""
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds since boot (Linux /proc/stat) the machine has spent busy, and those
+    stolen from it: the busy rest beside gunicorn and the clients is the database server
+    (and any other process here); steal is time the hypervisor gave this virtual
+    machine's cores to others, which slows every process here alike."""
     try:
         fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     except OSError:
-        return 0.0
-    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # not idle, iowait
-    return busy / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+    # already counted in user and nice.
+    busy = sum(int(v) for i, v in enumerate(fields[:7]) if i not in (3, 4))
+    steal = int(fields[7]) if len(fields) > 7 else 0
+    return busy / tick, steal / tick
 
 
 def stop_gunicorn(server: subprocess.Popen) -> None:
@@ -647,7 +655,7 @@ def run(args: argparse.Namespace) -> int:
         threads = [threading.Thread(target=c.run, args=(deadline,)) for c in workers]
         started = time.monotonic()
         server_cpu, client_cpu = process_cpu(server.pid), time.process_time()
-        busy = machine_cpu()
+        busy, stolen = machine_cpu()
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -655,13 +663,16 @@ def run(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         server_cpu = process_cpu(server.pid) - server_cpu
         client_cpu = time.process_time() - client_cpu
-        rest = machine_cpu() - busy - server_cpu - client_cpu
+        busy_after, stolen_after = machine_cpu()
+        rest = busy_after - busy - server_cpu - client_cpu
+        stolen = stolen_after - stolen
         results = [r for c in workers for r in c.results]
         bad = report(results, elapsed)
         print(
             f"CPU: gunicorn {server_cpu:.1f} s ({1000 * server_cpu / max(1, len(results)):.1f}"
-            f" ms per request), the clients {client_cpu:.1f} s, the rest (database server,"
-            f" neighbours) {max(0.0, rest):.1f} s, in {elapsed:.0f} s on {os.cpu_count()} cores"
+            f" ms per request), the clients {client_cpu:.1f} s, the rest (database server)"
+            f" {max(0.0, rest):.1f} s, stolen by the hypervisor {stolen:.1f} s, in"
+            f" {elapsed:.0f} s on {os.cpu_count()} cores"
         )
         problems = check(url, base, accounts[0])
         problems += [f"a client stopped:\n{c.crash}" for c in workers if c.crash]
