@@ -320,8 +320,8 @@ class PlacesQuery(Schema):
     page_size = Integer(
         validate=ma.validate.Range(min=1, error=Code.OUT_OF_RANGE),
         metadata={
-            "description": "with page: default 20 (PLACES_PAGE_SIZE), at most "
-            "PLACES_MAX_PAGE_SIZE; without page and page_size: every facility"
+            "description": "default 20 (PLACES_PAGE_SIZE) when only page is given, at "
+            "most PLACES_MAX_PAGE_SIZE; without page and page_size: every facility"
         },
     )
 
