@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from placement.extensions import db
-from placement.models import AuditEvent, Facility, Stay, Youth
-from placement.models.enums import EndReason
+from placement.models import AuditEvent, Facility, Stay, User, Youth
+from placement.models.enums import EndReason, Role
 from placement.services.accounts import audit
 from placement.services.errors import Code, Conflict
 from placement.services.intake import stays
@@ -152,3 +152,45 @@ def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action
             select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
         )
         assert list(actions).count("stay.discharge") == 1
+
+
+def test_of_two_undos_of_one_discharge_the_second_finds_the_stay_open(app):
+    """A double click on "take back the discharge": the second undo waits for the first
+    and is refused because the stay is open again. Before, it judged the stay as read
+    before the wait (still ended) and gave the wrong reason: that the youth had another
+    open stay."""
+    _postgresql_only(app)
+    with app.app_context():
+        house = create_facility(name="Haus Zurück")
+        stay = create_stay(create_youth(), house, "2024-01-01 08:00")
+        user = User(email="undo@example.org", role=Role.ON_CALL, password_hash="-")
+        db.session.add(user)
+        db.session.commit()
+        actor = audit.Actor.for_user(user)
+        stays.discharge(actor, stay.id, reason="return_home")
+        db.session.commit()
+        stay_id = stay.id
+    undone, refused = threading.Event(), []
+
+    def first() -> None:
+        stays.undo_discharge(actor, stay_id)
+        undone.set()
+        threading.Event().wait(0.5)  # the second is waiting meanwhile
+        db.session.commit()
+
+    def second() -> None:
+        assert undone.wait(WAIT)
+        try:
+            stays.undo_discharge(actor, stay_id)
+        except Conflict as exc:
+            refused.append(exc.code)
+        db.session.commit()
+
+    assert _run(app, first, second) == []
+    assert refused == [Code.UNDO_STAY_OPEN]
+    with app.app_context():
+        assert db.session.get(Stay, stay_id).end_at is None
+        actions = db.session.scalars(
+            select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
+        )
+        assert list(actions).count("stay.undo_discharge") == 1

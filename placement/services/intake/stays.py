@@ -372,6 +372,9 @@ def undo_discharge(actor: audit.Actor, stay_id: int) -> UndoResult:
     after the window a correction is the way."""
     stay = permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     lock_facilities([stay.facility_id])
+    # Judge the stay as it is now, under its row lock: of two undos at once (a double
+    # click) the second finds it open again, not as it was read before the wait.
+    db.session.refresh(stay, with_for_update={"key_share": True})
     instant = utc_now()
     refusal = undo_refusal(actor, stay, instant)
     if refusal is not None:
