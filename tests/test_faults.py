@@ -452,8 +452,8 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
             thread.start()
             if postgres:
                 waiting = sa.text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()"
                 )
                 with engine.connect() as watch:
                     wait_for(lambda: watch.execute(waiting).scalar(), "the execution waits mid-way")
@@ -466,13 +466,26 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
             thread.join(timeout=30)
             if postgres:  # the killed worker's transaction ends with its connection
                 open_transactions = sa.text(
+                    # This test's database only: the cluster may serve other tests'
+                    # databases meanwhile, whose transactions are none of its business.
                     "SELECT count(*) FROM pg_stat_activity WHERE xact_start IS NOT NULL "
-                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                    "AND backend_type = 'client backend' AND datname = current_database() "
+                    "AND pid <> pg_backend_pid()"
+                )
+                listed = sa.text(
+                    "SELECT pid, state, wait_event, left(query, 80) FROM pg_stat_activity "
+                    "WHERE xact_start IS NOT NULL AND backend_type = 'client backend' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid()"
                 )
                 with engine.connect() as watch:
                     wait_for(
                         lambda: watch.execute(open_transactions).scalar() == 0,
-                        "the cut-off transaction rolled back",
+                        # Which transactions are still open, should it fail.
+                        lambda: (
+                            "the cut-off transaction rolled back; still open: "
+                            + repr(watch.execute(listed).all())
+                        ),
+                        timeout=60,
                     )
         finally:
             engine.dispose()
