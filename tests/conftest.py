@@ -6,6 +6,7 @@ a temporary folder, and (when a server is available) PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -149,6 +150,23 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@contextlib.contextmanager
+def recorded_statements(engine=None):
+    """The SQL statements run inside the block (without BEGIN), as a list."""
+    engine = engine or db.engine
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, *args):
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", listener)
 
 
 def at(text: str) -> datetime:

@@ -15,7 +15,7 @@ from placement.models import AuditEvent, LoginThrottle, User
 from placement.models.base import utcnow
 from placement.services.accounts import audit, passwords, throttle, users
 from placement.services.errors import Code, Forbidden
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, recorded_statements
 
 EMAIL = "nacht@example.org"
 WRONG = "ganz sicher falsch"
@@ -200,6 +200,62 @@ def test_failed_api_tokens_count_per_address(app, api):
     )
     assert other.status_code == 200
     assert "api.auth_failed" in _actions(app)
+
+
+def _address_row(app, address="127.0.0.1"):
+    with app.app_context():
+        return db.session.get(LoginThrottle, throttle.address_key(address))
+
+
+def _fail_tokens(api, times=5):
+    for _ in range(times):
+        api.get("/facilities", role="on_call", headers={"Authorization": "Bearer nope"})
+
+
+def test_a_blocked_address_gets_no_answer_about_an_unknown_token_and_no_further_count(app, api):
+    api.token_for("on_call")
+    _fail_tokens(api)
+    counted = _address_row(app).failures
+    again = api.get("/facilities", role="on_call", headers={"Authorization": "Bearer nope"})
+    assert again.status_code == 401
+    assert again.json["code"] == Code.LOGIN_THROTTLED
+    assert _address_row(app).failures == counted
+
+
+def test_the_token_of_a_deactivated_account_fails_and_counts(app, api):
+    api.token_for("on_call")
+    with app.app_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "on_call@example.org"))
+        users.set_active(audit.CLI, user.id, False)
+        db.session.commit()
+    refused = api.get("/facilities", role="on_call")
+    assert refused.status_code == 401
+    assert refused.json["code"] == Code.UNAUTHENTICATED
+    assert _address_row(app).failures == 1
+    assert _actions(app)[-1] == "api.auth_failed"
+
+
+def test_an_old_count_of_failed_tokens_starts_again(app, api, clock):
+    api.token_for("on_call")
+    _fail_tokens(api)
+    clock.advance(hours=app.config["LOGIN_FAILURE_WINDOW_HOURS"], minutes=1)
+    assert api.get("/facilities", role="on_call").status_code == 200
+    _fail_tokens(api, times=1)
+    assert _address_row(app).failures == 1
+
+
+def test_a_valid_token_and_its_address_count_are_read_in_one_statement(app, api):
+    """Every API request is authenticated: the account and the throttle row of its
+    address come in one round trip to the database."""
+    token = api.token_for("on_call")
+    with app.app_context(), recorded_statements() as statements:
+        response = api.client.get(
+            "/api/v1/facilities", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.status_code == 200
+    authentication = [s for s in statements if "login_throttle" in s or "api_token_hash" in s]
+    assert len(authentication) == 1
+    assert "login_throttle" in authentication[0] and "api_token_hash" in authentication[0]
 
 
 def test_logout_and_403_are_audited_without_personal_data(app, client, login):

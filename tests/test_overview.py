@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from placement.extensions import db
 from placement.models.enums import FacilityKind, Gender
 from placement.services.accounts.audit import SYSTEM
 from placement.services.reporting.overview import BoardFilters, board_at
-from tests.conftest import at
+from tests.conftest import at, recorded_statements
 from tests.occupancy_scenario import S, build
 
 
@@ -101,17 +100,8 @@ def test_last_changed_is_capped_at_the_instant(scenario):
 
 def board_statements(**options) -> list[str]:
     """The statements one ``board_at(SYSTEM, S, **options)`` runs."""
-    statements = []
-
-    def listener(*args):
-        if not args[2].startswith("BEGIN"):
-            statements.append(args[2])
-
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with recorded_statements() as statements:
         board_at(SYSTEM, S, **options)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     return statements
 
 

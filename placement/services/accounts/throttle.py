@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -67,8 +68,9 @@ def delay_after(failures: int) -> timedelta | None:
     return timedelta(seconds=min(seconds, _config("LOGIN_MAX_DELAY_MINUTES") * 60))
 
 
-def _current(key: str, now: datetime) -> LoginThrottle | None:
-    row = db.session.get(LoginThrottle, key, populate_existing=True)
+def _fresh(row: LoginThrottle | None, now: datetime) -> LoginThrottle | None:
+    """``row``, unless its count is older than the window: then it is deleted (the count
+    starts again) and None."""
     window = timedelta(hours=_config("LOGIN_FAILURE_WINDOW_HOURS"))
     if row is not None and row.locked_at is None and now - row.last_failure_at > window:
         db.session.delete(row)
@@ -77,12 +79,18 @@ def _current(key: str, now: datetime) -> LoginThrottle | None:
     return row
 
 
-def refusal(keys: list[str], now: datetime | None = None) -> Refusal | None:
-    """Whether an attempt under any of these keys must be refused right now."""
-    now = now or utcnow()
+def _read(key: str) -> LoginThrottle | None:
+    return db.session.get(LoginThrottle, key, populate_existing=True)
+
+
+def _current(key: str, now: datetime) -> LoginThrottle | None:
+    return _fresh(_read(key), now)
+
+
+def _refusal(rows: Iterable[LoginThrottle | None], now: datetime) -> Refusal | None:
     until: datetime | None = None
-    for key in keys:
-        row = _current(key, now)
+    for row in rows:
+        row = _fresh(row, now)
         if row is None:
             continue
         if row.locked_at is not None:
@@ -90,6 +98,18 @@ def refusal(keys: list[str], now: datetime | None = None) -> Refusal | None:
         if row.blocked_until is not None and row.blocked_until > now:
             until = max(until, row.blocked_until) if until else row.blocked_until
     return Refusal(locked=False, until=until) if until else None
+
+
+def refusal(keys: list[str], now: datetime | None = None) -> Refusal | None:
+    """Whether an attempt under any of these keys must be refused right now."""
+    now = now or utcnow()
+    return _refusal((_read(key) for key in keys), now)
+
+
+def refusal_of(row: LoginThrottle | None, now: datetime | None = None) -> Refusal | None:
+    """``refusal`` for a key whose row (or None: no failures counted) was read already,
+    joined to another query."""
+    return _refusal([row], now or utcnow())
 
 
 def record_failure(key: str, kind: str, now: datetime | None = None) -> LoginThrottle:

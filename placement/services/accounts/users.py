@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from placement.extensions import db
-from placement.models import Facility, User
+from placement.models import Facility, LoginThrottle, User
 from placement.models.enums import Role
 from placement.services.accounts import audit, passwords, sessions, throttle
 from placement.services.accounts.permissions import Permission, require
@@ -281,24 +281,29 @@ def issue_token(actor: audit.Actor, email: str) -> str:
     return token
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user holding this API token, or None."""
-    if not token:
-        return None
-    user = db.session.scalar(select(User).where(User.api_token_hash == _token_digest(token)))
-    return user if user is not None and user.active else None
-
-
 def user_for_request_token(token: str, address: str | None) -> User:
     """The API's bearer check under the address throttle: failed tokens count for the
     client address like failed passwords; a blocked address is refused unchecked. Raises
-    Unauthenticated; the caller commits (the count must persist)."""
+    Unauthenticated; the caller commits (the count must persist).
+
+    Every API request passes here, so a valid token costs one statement: the account and
+    the address's throttle row are read together (a left join on the key)."""
     key = throttle.address_key(address)
-    refused = throttle.refusal([key])
+    found = None
+    if token:
+        found = db.session.execute(
+            select(User, LoginThrottle)
+            .outerjoin(LoginThrottle, LoginThrottle.key == key)
+            .where(User.api_token_hash == _token_digest(token))
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+    if found is None:
+        user, refused = None, throttle.refusal([key])
+    else:
+        user, refused = found[0], throttle.refusal_of(found[1])
     if refused is not None:
         raise Unauthenticated(Code.LOGIN_THROTTLED, "Authorization", until=refused.until)
-    user = user_for_token(token)
-    if user is None:
+    if user is None or not user.active:
         throttle.record_failure(key, throttle.ADDRESS)
         audit.record(ANONYMOUS, "api.auth_failed", object_type="user", after={"address": address})
         raise Unauthenticated(Code.UNAUTHENTICATED, "Authorization")
