@@ -153,9 +153,9 @@ def runner(app):
 
 
 @contextlib.contextmanager
-def recorded_statements(engine=None):
+def recorded_statements():
     """The SQL statements run inside the block (without BEGIN), as a list."""
-    engine = engine or db.engine
+    engine = db.engine
     statements: list[str] = []
 
     def listener(conn, cursor, statement, *args):

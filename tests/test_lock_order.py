@@ -10,6 +10,7 @@ it still serialises capacity decisions, and rows may still refer to a locked fac
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import pytest
@@ -112,6 +113,30 @@ def test_the_facility_lock_still_serialises_capacity_decisions(app):
     assert order == ["first", "second"]
 
 
+def _refusals_of_the_second(app, first_action, second_action) -> list[Code]:
+    """Run ``first_action`` and, while its transaction is still open, ``second_action`` in
+    another thread (it waits for the first's row locks); the Conflict codes the second
+    raised. Both commit."""
+    done, refused = threading.Event(), []
+
+    def first() -> None:
+        first_action()
+        done.set()
+        threading.Event().wait(0.5)  # the second is waiting meanwhile
+        db.session.commit()
+
+    def second() -> None:
+        assert done.wait(WAIT)
+        try:
+            second_action()
+        except Conflict as exc:
+            refused.append(exc.code)
+        db.session.commit()
+
+    assert _run(app, first, second) == []
+    return refused
+
+
 @pytest.mark.parametrize("second_action", ["discharge", "move"])
 def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action):
     """Two discharges (or a discharge and a move) of one stay at once: the second waits for
@@ -123,26 +148,16 @@ def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action
         stay = create_stay(create_youth(), house, "2024-01-01 08:00")
         db.session.commit()
         stay_id, other_id = stay.id, other.id
-    discharged, refused = threading.Event(), []
 
-    def first() -> None:
-        stays.discharge(audit.SYSTEM, stay_id, reason="return_home")
-        discharged.set()
-        threading.Event().wait(0.5)  # the second is waiting meanwhile
-        db.session.commit()
+    def again() -> None:
+        if second_action == "discharge":
+            stays.discharge(audit.SYSTEM, stay_id, reason="other")
+        else:
+            stays.move(audit.SYSTEM, stay_id, facility_id=other_id)
 
-    def second() -> None:
-        assert discharged.wait(WAIT)
-        try:
-            if second_action == "discharge":
-                stays.discharge(audit.SYSTEM, stay_id, reason="other")
-            else:
-                stays.move(audit.SYSTEM, stay_id, facility_id=other_id)
-        except Conflict as exc:
-            refused.append(exc.code)
-        db.session.commit()
-
-    assert _run(app, first, second) == []
+    refused = _refusals_of_the_second(
+        app, lambda: stays.discharge(audit.SYSTEM, stay_id, reason="return_home"), again
+    )
     assert refused == [Code.STAY_CLOSED]
     with app.app_context():
         ended = db.session.get(Stay, stay_id)
@@ -170,24 +185,8 @@ def test_of_two_undos_of_one_discharge_the_second_finds_the_stay_open(app):
         stays.discharge(actor, stay.id, reason="return_home")
         db.session.commit()
         stay_id = stay.id
-    undone, refused = threading.Event(), []
-
-    def first() -> None:
-        stays.undo_discharge(actor, stay_id)
-        undone.set()
-        threading.Event().wait(0.5)  # the second is waiting meanwhile
-        db.session.commit()
-
-    def second() -> None:
-        assert undone.wait(WAIT)
-        try:
-            stays.undo_discharge(actor, stay_id)
-        except Conflict as exc:
-            refused.append(exc.code)
-        db.session.commit()
-
-    assert _run(app, first, second) == []
-    assert refused == [Code.UNDO_STAY_OPEN]
+    undo = functools.partial(stays.undo_discharge, actor, stay_id)
+    assert _refusals_of_the_second(app, undo, undo) == [Code.UNDO_STAY_OPEN]
     with app.app_context():
         assert db.session.get(Stay, stay_id).end_at is None
         actions = db.session.scalars(
