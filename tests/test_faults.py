@@ -92,6 +92,13 @@ class app_context:  # noqa: N801 - used like a function: ``with app_context(url)
         self.context.pop()
 
 
+def activity_watch(engine: sa.Engine) -> sa.Connection:
+    """A connection for polling pg_stat_activity. In autocommit, because PostgreSQL reads
+    the activity of other backends once per transaction: polled inside one transaction,
+    the view would keep showing what it showed first (a backend long gone still open)."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def youths_without_stays() -> list[int]:
     return list(
         db.session.scalars(
@@ -361,6 +368,25 @@ def test_killed_plan_worker_leaves_no_plan_running(world, tmp_path):
 # --- 3b. a web worker killed while it executes a plan -----------------------------------------
 
 
+def test_the_activity_watch_reads_afresh_on_every_poll(database_url):
+    """The guard of the waits below: a backend that connects after the first poll is seen
+    by the next one (inside one transaction it would not be, and a wait would time out)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_stat_activity is PostgreSQL's")
+    engine = sa.create_engine(database_url)
+    probe = sa.create_engine(database_url, connect_args={"application_name": "watch-probe"})
+    probes = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'watch-probe'")
+    try:
+        with activity_watch(engine) as watch:
+            assert watch.execute(probes).scalar() == 0
+            with probe.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+                assert watch.execute(probes).scalar() == 1
+    finally:
+        probe.dispose()
+        engine.dispose()
+
+
 @pytest.fixture
 def approved_plan(database_url, instance):
     """Haus Voll (1 place) with five youths and two free houses; a solved, approved plan
@@ -455,7 +481,7 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND datname = current_database() AND pid <> pg_backend_pid()"
                 )
-                with engine.connect() as watch:
+                with activity_watch(engine) as watch:
                     wait_for(lambda: watch.execute(waiting).scalar(), "the execution waits mid-way")
             else:
                 wait_for(lambda: busy_writing(world.url), "the execution's open transaction")
@@ -472,7 +498,7 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
                     "WHERE xact_start IS NOT NULL AND backend_type = 'client backend' "
                     "AND datname = current_database() AND pid <> pg_backend_pid()"
                 )
-                with engine.connect() as watch:
+                with activity_watch(engine) as watch:
                     wait_for(
                         lambda: not watch.execute(open_transactions).all(),
                         # Which transactions are still open, should it fail.
