@@ -438,6 +438,28 @@ def busy_writing(url: str) -> bool:
         connection.close()
 
 
+SLOW_INSERT = """
+CREATE TRIGGER hold_mid_way AFTER INSERT ON stay WHEN NEW.youth_id = {youth} BEGIN
+    SELECT count(*) FROM ten a, ten b, ten c, ten d, ten e, ten f, ten g, ten h, ten i;
+END"""
+
+
+def hold_sqlite_insert(engine: sa.Engine, youth_id: int) -> None:
+    """SQLite has no row locks to wait on: the insert of ``youth_id``'s new stay counts a
+    billion rows instead (half a minute or more), so that the execution's transaction
+    stays open mid-way, after the first route, until the worker is killed."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE ten (n INTEGER)")
+        connection.exec_driver_sql("INSERT INTO ten VALUES " + ",".join(["(0)"] * 10))
+        connection.exec_driver_sql(SLOW_INSERT.format(youth=int(youth_id)))
+
+
+def release_sqlite_insert(engine: sa.Engine) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER hold_mid_way")
+        connection.exec_driver_sql("DROP TABLE ten")
+
+
 def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
     world, plan_id, moves = approved_plan
     youths = sorted(m.youth_id for m in moves)
@@ -458,6 +480,8 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
                     .where(Stay.youth_id == held_youth, Stay.end_at.is_(None))
                     .with_for_update()
                 )
+            else:  # the same, by a slow insert of that youth's new stay
+                hold_sqlite_insert(engine, held_youth)
             answer: list = []
 
             def execute() -> None:
@@ -489,6 +513,8 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
                 os.kill(pid, signal.SIGKILL)
             holder.rollback()
             holder.close()
+            if not postgres:
+                release_sqlite_insert(engine)
             thread.join(timeout=30)
             if postgres:  # the killed worker's transaction ends with its connection
                 open_transactions = sa.text(
@@ -516,15 +542,14 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
         )
         after = open_stay_places(world.url, youths)
         status = plan_state(world.url, plan_id)[0]
-        if postgres:
-            assert answer == [0]  # the kill came while the transaction waited
-        if after == before:  # nothing happened: the plan can still be executed, once
-            assert status == PlanStatus.APPROVED
-            again = requests.post(
-                f"{base}/api/v1/plans/{plan_id}/execute", json={}, headers=headers, timeout=30
-            )
-            assert again.status_code == 200, again.text
-            after = open_stay_places(world.url, youths)
+        assert answer == [0]  # the kill came while the transaction was open mid-way
+        assert after == before  # and took the first route's moves with it
+        assert status == PlanStatus.APPROVED  # the plan can still be executed, once
+        again = requests.post(
+            f"{base}/api/v1/plans/{plan_id}/execute", json={}, headers=headers, timeout=30
+        )
+        assert again.status_code == 200, again.text
+        after = open_stay_places(world.url, youths)
         assert after == {m.youth_id: m.to_id for m in moves}  # every move, each once
         assert plan_state(world.url, plan_id)[0] == PlanStatus.EXECUTED
         assert bench_load.check(world.url, base, world.accounts[0]) == []
