@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from placement.extensions import db
 from placement.models import AuditEvent, Facility, Stay, User, Youth
 from placement.models.enums import EndReason, Role
 from placement.services.accounts import audit
-from placement.services.errors import Code, Conflict
+from placement.services.errors import Code, PlacementError
 from placement.services.intake import stays
 from placement.services.occupancy.locking import lock_facilities
 from tests.conftest import create_facility, create_stay, create_youth
@@ -115,8 +116,8 @@ def test_the_facility_lock_still_serialises_capacity_decisions(app):
 
 def _refusals_of_the_second(app, first_action, second_action) -> list[Code]:
     """Run ``first_action`` and, while its transaction is still open, ``second_action`` in
-    another thread (it waits for the first's row locks); the Conflict codes the second
-    raised. Both commit."""
+    another thread (it waits for the first's row locks); the codes of the refusals the
+    second raised. Both commit."""
     done, refused = threading.Event(), []
 
     def first() -> None:
@@ -129,7 +130,7 @@ def _refusals_of_the_second(app, first_action, second_action) -> list[Code]:
         assert done.wait(WAIT)
         try:
             second_action()
-        except Conflict as exc:
+        except PlacementError as exc:
             refused.append(exc.code)
         db.session.commit()
 
@@ -193,3 +194,79 @@ def test_of_two_undos_of_one_discharge_the_second_finds_the_stay_open(app):
             select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
         )
         assert list(actions).count("stay.undo_discharge") == 1
+
+
+def _open_stay_id(**overrides) -> int:
+    stay = create_stay(
+        create_youth(), create_facility(name="Haus Akte"), "2024-01-01 08:00", **overrides
+    )
+    db.session.commit()
+    return stay.id
+
+
+def _discharge(stay_id: int, reason: str = "return_home"):
+    return lambda: stays.discharge(audit.SYSTEM, stay_id, reason=reason)
+
+
+def _audited(stay_id: int, action: str) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.object_id == stay_id, AuditEvent.action == action)
+    return list(db.session.scalars(query))
+
+
+def test_a_planned_end_set_while_the_stay_is_discharged_is_refused(app):
+    """Before, it checked the stay as read before the discharge's lock and then wrote a
+    planned end onto the ended stay."""
+    _postgresql_only(app)
+    with app.app_context():
+        stay_id = _open_stay_id()
+    plan_end = functools.partial(
+        stays.set_planned_end, audit.SYSTEM, stay_id, planned_end_on=date(2099, 1, 31)
+    )
+    assert _refusals_of_the_second(app, _discharge(stay_id), plan_end) == [Code.STAY_CLOSED]
+    with app.app_context():
+        assert db.session.get(Stay, stay_id).planned_end_on is None
+        assert _audited(stay_id, "stay.planned_end") == []
+
+
+def test_of_two_identical_distribution_records_the_second_changes_nothing(app):
+    """A double submit of the §42a form: the second sees the first's values and is refused
+    as changing nothing, instead of auditing a change from a state that no longer was."""
+    _postgresql_only(app)
+    with app.app_context():
+        stay_id = _open_stay_id(legal_basis="42a")
+    record = functools.partial(
+        stays.record_distribution,
+        audit.SYSTEM,
+        stay_id,
+        reported_on=date(2024, 1, 2),
+        result=None,
+        age_assessed_on=None,
+    )
+    assert _refusals_of_the_second(app, record, record) == [Code.NOTHING_CHANGED]
+    with app.app_context():
+        assert len(_audited(stay_id, "stay.distribution")) == 1
+
+
+def test_a_correction_during_a_discharge_keeps_the_end_and_the_held_place(app):
+    """A correction of the admission time while the stay is being discharged (absconded):
+    it waits, then corrects the ended stay. Before, it worked from the stay read before the
+    wait: its audit entry showed the stay open and the absconding's held place was lost."""
+    _postgresql_only(app)
+    with app.app_context():
+        stay_id = _open_stay_id()
+    correct = functools.partial(
+        stays.correct_stay,
+        audit.SYSTEM,
+        stay_id,
+        reason="Aufnahmezeit falsch erfasst",
+        start_at=datetime(2024, 1, 1, 6, 0, tzinfo=UTC),
+    )
+    assert _refusals_of_the_second(app, _discharge(stay_id, "absconded"), correct) == []
+    with app.app_context():
+        stay = db.session.get(Stay, stay_id)
+        assert stay.end_reason == EndReason.ABSCONDED
+        assert stay.place_held_until is not None
+        [entry] = _audited(stay_id, "stay.correct")
+        assert entry.before["end_at"] is not None
+        assert entry.after["place_held_until"] is not None
+        assert audit.verify_chain().ok

@@ -124,17 +124,22 @@ def get_stay(stay_id: int) -> Stay:
     return stay
 
 
+def _locked(stay: Stay) -> Stay:
+    """``stay`` read afresh under a row lock that serialises changes of this stay until the
+    transaction ends: of two changes at once the second judges (and audits) the stay as the
+    first left it, not as it was read before the wait (NO KEY: rows may still refer to it)."""
+    db.session.refresh(stay, with_for_update={"key_share": True})
+    return stay
+
+
 def _open_stay(stay_id: int, *, lock: bool = False) -> Stay:
-    """The stay, refused once ended. ``lock``: read afresh under a row lock that serialises
-    changes of this stay until the transaction ends, so that of two discharges or moves of
-    one stay the second finds it ended (NO KEY: rows may still refer to it meanwhile)."""
-    stay = (
-        db.session.get(Stay, stay_id, with_for_update={"key_share": True}, populate_existing=True)
-        if lock
-        else db.session.get(Stay, stay_id)
-    )
+    """The stay, refused once ended. ``lock``: read afresh under the stay's row lock
+    (``_locked``), so that of two discharges or moves of one stay the second finds it ended."""
+    stay = db.session.get(Stay, stay_id)
     if stay is None:
         raise NotFound(Code.UNKNOWN_STAY, "stay_id")
+    if lock:
+        _locked(stay)
     if stay.end_at is not None:
         raise Conflict(Code.STAY_CLOSED, "stay_id")
     return stay
@@ -206,7 +211,7 @@ def record_distribution(
 ) -> Stay:
     """The §42a procedure of a stay: reported for distribution on, its result, and the
     date of the age assessment (§42f). A report or a result stops the §42a clock."""
-    stay = permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
+    stay = _locked(permissions.require_stay(actor, stay_id, Permission.DISCHARGE))
     if stay.legal_basis != LegalBasis.P42A:
         raise RuleViolation(Code.NOT_A_42A_STAY, "stay_id")
     today = berlin_day(utc_now())
@@ -237,9 +242,8 @@ def set_planned_end(
     """Set or clear (``planned_end_on=None``) the local day an open stay is planned to end
     and why ("Übergabe nach §42b am", "Anschlusshilfe ab"): the forecast counts the youth
     out on that day. A day before the admission or before today is refused."""
-    stay = require_access(actor, stay_id, Permission.DISCHARGE)
-    if stay.end_at is not None:
-        raise Conflict(Code.STAY_CLOSED, "stay_id")
+    require_access(actor, stay_id, Permission.DISCHARGE)
+    stay = _open_stay(stay_id, lock=True)
     end_kind = code_of(PlannedEndKind, kind, "planned_end_kind") if kind else None
     if planned_end_on is None and end_kind is not None:
         raise RuleViolation(Code.PLANNED_END_KIND_WITHOUT_DATE, "planned_end_on")
@@ -372,9 +376,7 @@ def undo_discharge(actor: audit.Actor, stay_id: int) -> UndoResult:
     after the window a correction is the way."""
     stay = permissions.require_stay(actor, stay_id, Permission.DISCHARGE)
     lock_facilities([stay.facility_id])
-    # Judge the stay as it is now, under its row lock: of two undos at once (a double
-    # click) the second finds it open again, not as it was read before the wait.
-    db.session.refresh(stay, with_for_update={"key_share": True})
+    _locked(stay)  # of two undos at once (a double click) the second finds it open again
     instant = utc_now()
     refusal = undo_refusal(actor, stay, instant)
     if refusal is not None:
@@ -515,7 +517,7 @@ def correct_stay(
         raise RuleViolation(Code.REASON_REQUIRED, "reason")
     targets = {stay.facility_id} | ({facility_id} if facility_id is not UNSET else set())
     lock_facilities(targets)
-    before = audit.snapshot(stay)
+    before = audit.snapshot(_locked(stay))
 
     new_start = stay.start_at if start_at is UNSET else checked_instant(start_at, "start_at")
     new_end = (
