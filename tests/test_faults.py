@@ -15,6 +15,8 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -444,20 +446,31 @@ CREATE TRIGGER hold_mid_way AFTER INSERT ON stay WHEN NEW.youth_id = {youth} BEG
 END"""
 
 
-def hold_sqlite_insert(engine: sa.Engine, youth_id: int) -> None:
-    """SQLite has no row locks to wait on: the insert of ``youth_id``'s new stay counts a
-    billion rows instead (half a minute or more), so that the execution's transaction
-    stays open mid-way, after the first route, until the worker is killed."""
-    with engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE ten (n INTEGER)")
-        connection.exec_driver_sql("INSERT INTO ten VALUES " + ",".join(["(0)"] * 10))
-        connection.exec_driver_sql(SLOW_INSERT.format(youth=int(youth_id)))
-
-
-def release_sqlite_insert(engine: sa.Engine) -> None:
-    with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TRIGGER hold_mid_way")
-        connection.exec_driver_sql("DROP TABLE ten")
+@contextmanager
+def execution_held_mid_way(engine: sa.Engine, youth_id: int) -> Iterator[None]:
+    """Inside: a plan execution that moves ``youth_id`` after its first route waits there,
+    its transaction open, until the worker is killed. PostgreSQL: the youth's open stay is
+    locked. SQLite has no row locks to wait on: the insert of the youth's new stay counts a
+    billion rows instead (half a minute or more). Released on a normal exit only (a
+    failure leaves the test's database as it is)."""
+    with engine.connect() as holder:
+        if engine.dialect.name == "postgresql":
+            holder.execute(
+                select(Stay.id)
+                .where(Stay.youth_id == youth_id, Stay.end_at.is_(None))
+                .with_for_update()
+            )
+            yield
+            holder.rollback()
+        else:
+            holder.exec_driver_sql("CREATE TABLE ten (n INTEGER)")
+            holder.exec_driver_sql("INSERT INTO ten VALUES " + ",".join(["(0)"] * 10))
+            holder.exec_driver_sql(SLOW_INSERT.format(youth=int(youth_id)))
+            holder.commit()
+            yield
+            holder.exec_driver_sql("DROP TRIGGER hold_mid_way")
+            holder.exec_driver_sql("DROP TABLE ten")
+            holder.commit()
 
 
 def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
@@ -471,17 +484,6 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
     with gunicorn(world.url, world.instance, workers=2) as (base, master):
         engine = sa.create_engine(world.url)
         try:
-            holder = engine.connect()
-            if postgres:
-                # The last route's stay is locked: the execution writes the first route,
-                # then waits for this lock inside its transaction.
-                holder.execute(
-                    select(Stay.id)
-                    .where(Stay.youth_id == held_youth, Stay.end_at.is_(None))
-                    .with_for_update()
-                )
-            else:  # the same, by a slow insert of that youth's new stay
-                hold_sqlite_insert(engine, held_youth)
             answer: list = []
 
             def execute() -> None:
@@ -499,22 +501,22 @@ def test_killed_web_worker_mid_execution_executes_all_or_nothing(approved_plan):
 
             thread = threading.Thread(target=execute, daemon=True)
             victims = children(master)
-            thread.start()
-            if postgres:
-                waiting = sa.text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database() AND pid <> pg_backend_pid()"
-                )
-                with activity_watch(engine) as watch:
-                    wait_for(lambda: watch.execute(waiting).scalar(), "the execution waits mid-way")
-            else:
-                wait_for(lambda: busy_writing(world.url), "the execution's open transaction")
-            for pid in victims:
-                os.kill(pid, signal.SIGKILL)
-            holder.rollback()
-            holder.close()
-            if not postgres:
-                release_sqlite_insert(engine)
+            # The execution writes the first route, then waits inside its transaction.
+            with execution_held_mid_way(engine, held_youth):
+                thread.start()
+                if postgres:
+                    waiting = sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                    with activity_watch(engine) as watch:
+                        wait_for(
+                            lambda: watch.execute(waiting).scalar(), "the execution waits mid-way"
+                        )
+                else:
+                    wait_for(lambda: busy_writing(world.url), "the execution's open transaction")
+                for pid in victims:
+                    os.kill(pid, signal.SIGKILL)
             thread.join(timeout=30)
             if postgres:  # the killed worker's transaction ends with its connection
                 open_transactions = sa.text(
