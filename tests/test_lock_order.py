@@ -138,6 +138,23 @@ def _refusals_of_the_second(app, first_action, second_action) -> list[Code]:
     return refused
 
 
+def _open_stay_id(**overrides) -> int:
+    stay = create_stay(
+        create_youth(), create_facility(name="Haus Akte"), "2024-01-01 08:00", **overrides
+    )
+    db.session.commit()
+    return stay.id
+
+
+def _discharge(stay_id: int, reason: str = "return_home"):
+    return lambda: stays.discharge(audit.SYSTEM, stay_id, reason=reason)
+
+
+def _audited(stay_id: int, action: str) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.object_id == stay_id, AuditEvent.action == action)
+    return list(db.session.scalars(query))
+
+
 @pytest.mark.parametrize("second_action", ["discharge", "move"])
 def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action):
     """Two discharges (or a discharge and a move) of one stay at once: the second waits for
@@ -156,18 +173,13 @@ def test_of_two_changes_of_one_stay_the_second_finds_it_ended(app, second_action
         else:
             stays.move(audit.SYSTEM, stay_id, facility_id=other_id)
 
-    refused = _refusals_of_the_second(
-        app, lambda: stays.discharge(audit.SYSTEM, stay_id, reason="return_home"), again
-    )
+    refused = _refusals_of_the_second(app, _discharge(stay_id), again)
     assert refused == [Code.STAY_CLOSED]
     with app.app_context():
         ended = db.session.get(Stay, stay_id)
         assert ended.end_reason == EndReason.RETURN_HOME
         assert db.session.scalar(select(func.count()).select_from(Stay)) == 1
-        actions = db.session.scalars(
-            select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
-        )
-        assert list(actions).count("stay.discharge") == 1
+        assert len(_audited(stay_id, "stay.discharge")) == 1
 
 
 def test_of_two_undos_of_one_discharge_the_second_finds_the_stay_open(app):
@@ -190,27 +202,7 @@ def test_of_two_undos_of_one_discharge_the_second_finds_the_stay_open(app):
     assert _refusals_of_the_second(app, undo, undo) == [Code.UNDO_STAY_OPEN]
     with app.app_context():
         assert db.session.get(Stay, stay_id).end_at is None
-        actions = db.session.scalars(
-            select(AuditEvent.action).where(AuditEvent.object_id == stay_id)
-        )
-        assert list(actions).count("stay.undo_discharge") == 1
-
-
-def _open_stay_id(**overrides) -> int:
-    stay = create_stay(
-        create_youth(), create_facility(name="Haus Akte"), "2024-01-01 08:00", **overrides
-    )
-    db.session.commit()
-    return stay.id
-
-
-def _discharge(stay_id: int, reason: str = "return_home"):
-    return lambda: stays.discharge(audit.SYSTEM, stay_id, reason=reason)
-
-
-def _audited(stay_id: int, action: str) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.object_id == stay_id, AuditEvent.action == action)
-    return list(db.session.scalars(query))
+        assert len(_audited(stay_id, "stay.undo_discharge")) == 1
 
 
 def test_a_planned_end_set_while_the_stay_is_discharged_is_refused(app):
